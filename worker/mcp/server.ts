@@ -1,0 +1,129 @@
+/**
+ * The MCP server: a per-request McpServer (stateless, as createMcpHandler
+ * wants) whose tools/list and tools/call are served from a catalog built once
+ * per isolate. Building JSON Schemas and descriptions per request was the
+ * largest share of per-call overhead in the first trial, so nothing here is
+ * rebuilt per request except the McpServer itself.
+ */
+import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { Config } from "../config";
+import type { DbSession } from "../db/session";
+import { openSession } from "../db/session";
+import { formatError, toErrorInfo } from "../tools/errors";
+import { ALL_TOOLS } from "../tools";
+import { jsonSchema, scopeAllows, type Scope, type ToolContext, type ToolDefinition } from "../tools/registry";
+
+export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
+
+const INSTRUCTIONS =
+  "PostgreSQL tools. Start with the schema tools (or pg_query_read on information_schema) to learn tables, then query. Values go in params ($1, $2...), never inline. Results are TSV: header name:type, \\N is NULL.";
+
+/** Who is calling and what they may do; established by the auth layer. */
+export interface Principal {
+  id: string;
+  scopes: Scope[];
+}
+
+/** Per-request inputs the factory needs. */
+export interface RequestContext {
+  env: Env;
+  config: Config;
+  principal: Principal;
+  waitUntil(p: Promise<unknown>): void;
+}
+
+interface ListedTool {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: { type: "object"; [k: string]: unknown };
+  outputSchema: { type: "object"; [k: string]: unknown };
+  annotations: ToolDefinition["annotations"];
+}
+
+interface Catalog {
+  byName: Map<string, { def: ToolDefinition; outputSchema: Record<string, unknown> }>;
+  listings: Map<string, { tools: ListedTool[] }>;
+}
+
+let catalog: Catalog | undefined;
+
+function getCatalog(): Catalog {
+  if (catalog) return catalog;
+  const byName = new Map<string, { def: ToolDefinition; outputSchema: Record<string, unknown>; listed: ListedTool }>();
+  for (const def of ALL_TOOLS) {
+    const outputSchema = jsonSchema(def.output, "output");
+    const listed: ListedTool = {
+      name: def.name,
+      title: def.title,
+      description: def.description,
+      inputSchema: jsonSchema(def.input, "input") as ListedTool["inputSchema"],
+      outputSchema: outputSchema as ListedTool["outputSchema"],
+      annotations: def.annotations,
+    };
+    byName.set(def.name, { def, outputSchema, listed });
+  }
+  catalog = { byName, listings: new Map() };
+  return catalog;
+}
+
+/** Tools visible to this caller in this deployment. */
+export function visibleTools(config: Config, principal: Principal): ToolDefinition[] {
+  return ALL_TOOLS.filter((t) => config.toolGroups.includes(t.group) && scopeAllows(principal.scopes, t.scope));
+}
+
+function listing(config: Config, principal: Principal): { tools: ListedTool[] } {
+  const c = getCatalog();
+  const key = `${config.toolGroups.join(",")}|${principal.scopes.join(",")}`;
+  let hit = c.listings.get(key);
+  if (!hit) {
+    hit = { tools: visibleTools(config, principal).map((t) => (c.byName.get(t.name) as unknown as { listed: ListedTool }).listed) };
+    c.listings.set(key, hit);
+  }
+  return hit;
+}
+
+/** Runs one tool call: validation errors are protocol errors; everything after is a tool result. */
+export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {
+  const entry = getCatalog().byName.get(name);
+  const def = entry?.def;
+  // A tool the caller may not see is refused exactly like one that does not exist.
+  if (!def || !rc.config.toolGroups.includes(def.group) || !scopeAllows(rc.principal.scopes, def.scope)) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  }
+  const parsed = def.input.safeParse(rawArgs ?? {});
+  if (!parsed.success) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
+  }
+  let session: DbSession | undefined;
+  const ctx: ToolContext = {
+    config: rc.config,
+    env: rc.env,
+    db: async () => (session ??= await openSession(rc.config, rc.env)),
+  };
+  try {
+    const out = await def.handler(parsed.data, ctx);
+    return { content: [{ type: "text" as const, text: out.text }], structuredContent: out.structured as Record<string, unknown> };
+  } catch (e) {
+    const info = toErrorInfo(e);
+    const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
+    // No structuredContent: clients validate it against the output schema even on errors.
+    return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
+  } finally {
+    if (session) rc.waitUntil(session.close());
+  }
+}
+
+/** The McpServer for one request. */
+export function buildServer(rc: RequestContext): McpServer {
+  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  const server = mcp.server;
+  server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
+  server.setRequestHandler("tools/call", async (request) => {
+    const result = await callTool(rc, request.params.name, request.params.arguments);
+    if (result.isError) return result;
+    return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
+  });
+  return mcp;
+}

@@ -1,0 +1,79 @@
+/**
+ * Tool failures: what the model should see and correct. They become
+ * `isError: true` results carrying PostgreSQL's code, message, detail, hint and
+ * position. Protocol failures (unknown tool, invalid arguments) are JSON-RPC
+ * errors and never pass through here.
+ */
+import { ConnectionError } from "../db/session";
+import { IdentifierError } from "../sql/ident";
+import { SqlSyntaxError } from "../sql/lexer";
+
+export interface ToolErrorInfo {
+  /** SQLSTATE for database errors, or one of our codes (e.g. "read_only", "invalid_name"). */
+  code: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  /** 1-based character position in the statement, as PostgreSQL reports it. */
+  position?: number;
+  where?: string;
+}
+
+/** A failure the caller can fix, with a stable code. */
+export class ToolError extends Error {
+  override readonly name = "ToolError";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface PgErrorLike {
+  code?: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  internalPosition?: string;
+  where?: string;
+  severity?: string;
+}
+
+function isPgError(e: unknown): e is PgErrorLike {
+  return typeof e === "object" && e !== null && typeof (e as PgErrorLike).code === "string" && /^[0-9A-Z]{5}$/.test((e as PgErrorLike).code!) && "severity" in e;
+}
+
+/** Classifies any thrown value. Unknown errors keep their message (for the caller) and are logged with their stack. */
+export function toErrorInfo(e: unknown): ToolErrorInfo {
+  if (isPgError(e)) {
+    const info: ToolErrorInfo = { code: e.code!, message: e.message };
+    if (e.detail) info.detail = e.detail;
+    if (e.hint) info.hint = e.hint;
+    if (e.position) info.position = Number(e.position);
+    if (e.where) info.where = e.where;
+    return info;
+  }
+  if (e instanceof ToolError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  if (e instanceof IdentifierError) return { code: "invalid_name", message: e.message };
+  if (e instanceof SqlSyntaxError) return { code: "42601", message: e.message, position: e.position };
+  if (e instanceof ConnectionError) return { code: "connection_failure", message: e.message, hint: "check the database is up and the Hyperdrive/DATABASE_URL configuration" };
+  console.error("unexpected tool failure", e);
+  return { code: "internal_error", message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+/** One compact text block a model reads; `sql` lets us point at the error position. */
+export function formatError(info: ToolErrorInfo, sql?: string): string {
+  let text = `ERROR ${info.code}: ${info.message}`;
+  if (info.position !== undefined && sql) {
+    const at = info.position - 1;
+    const near = sql.slice(Math.max(0, at), at + 30).split("\n")[0];
+    text += `\nPOSITION: ${info.position}${near ? ` (near "${near}")` : ""}`;
+  } else if (info.position !== undefined) text += `\nPOSITION: ${info.position}`;
+  if (info.detail) text += `\nDETAIL: ${info.detail}`;
+  if (info.hint) text += `\nHINT: ${info.hint}`;
+  if (info.where) text += `\nWHERE: ${info.where}`;
+  return text;
+}

@@ -1,0 +1,5 @@
+/** Every tool, in listing order. Groups are enabled per deployment (TOOL_GROUPS). */
+import { queryTools } from "./query.tools";
+import type { ToolDefinition } from "./registry";
+
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools] as unknown as ToolDefinition[];
