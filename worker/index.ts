@@ -32,7 +32,7 @@ app.onError((err, c) => {
 
 app.get("/", (c) => c.json({ name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: new URL(MCP_ROUTE, c.req.url).href }));
 
-app.all(MCP_ROUTE, (c) => {
+app.all(MCP_ROUTE, async (c) => {
   const config = getConfig(c.env);
   const rc: RequestContext = {
     env: c.env,
@@ -40,7 +40,18 @@ app.all(MCP_ROUTE, (c) => {
     principal: { id: "anonymous", scopes: ["admin"] },
     waitUntil: (p) => c.executionCtx.waitUntil(p),
   };
-  return requestContext.run(rc, () => mcpHandler.fetch(c.req.raw));
+  let request = c.req.raw;
+  let parsedBody: unknown;
+  if (request.method === "POST") {
+    // Parse once here; otherwise the SDK clones and parses the body twice (legacy detection, then the transport).
+    const body = await request.text();
+    try {
+      parsedBody = JSON.parse(body);
+    } catch {
+      request = new Request(request, { body }); // let the SDK answer the parse error
+    }
+  }
+  return requestContext.run(rc, () => mcpHandler.fetch(request, parsedBody === undefined ? undefined : { parsedBody }));
 });
 
 export default app;

@@ -6,7 +6,7 @@
 import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres, type RunningPostgres } from "../../scripts/lib/postgres";
 import { migrate } from "../../scripts/lib/migrate";
-import { startWorker, type RunningWorker } from "../../scripts/lib/worker";
+import { buildWorker, startWorker, type RunningWorker } from "../../scripts/lib/worker";
 import { startNeonProxy, type RunningProxy } from "../../scripts/lib/neon-proxy";
 
 declare module "vitest" {
@@ -18,6 +18,8 @@ declare module "vitest" {
     neonMcpUrl: string;
     /** Small limits and only the query group, for truncation and group tests. */
     smallMcpUrl: string;
+    /** The same Worker under `wrangler dev`, as `npm run dev` runs it. */
+    devMcpUrl: string;
   }
 }
 
@@ -34,21 +36,24 @@ export default async function setup(project: TestProject) {
       databaseUrl = pg.url;
     }
     await migrate(databaseUrl);
+    buildWorker();
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
     const workers = await Promise.allSettled([
       startWorker({ databaseUrl }),
       startWorker({ databaseUrl, vars: { DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
       startWorker({ databaseUrl, vars: { TOOL_GROUPS: "query", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500" } }),
+      startWorker({ databaseUrl, mode: "wrangler" }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const [main, neon, small] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [main, neon, small, dev] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
     project.provide("mcpUrl", main!.mcpUrl);
     project.provide("neonMcpUrl", neon!.mcpUrl);
     project.provide("smallMcpUrl", small!.mcpUrl);
+    project.provide("devMcpUrl", dev!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;

@@ -8,10 +8,10 @@
  * the real connections behind it.
  */
 import pg from "pg";
-import Cursor from "pg-cursor";
 import { Client as NeonClient } from "@neondatabase/serverless";
 import type { Config } from "../config";
-import { learnTypeName, typeName, tsvRow, wireTypes } from "./values";
+import { Pipeline, toRowSet } from "./pipeline";
+import { learnTypeName, typeName } from "./values";
 
 export interface Column {
   name: string;
@@ -44,11 +44,21 @@ interface PgLikeClient {
   on(event: "error", cb: (e: Error) => void): unknown;
 }
 
+/** Statements sent around a caller's statement in the same round trip (no parameters). */
+export interface StatementWrap {
+  before?: string[];
+  after?: string[];
+}
+
 export interface DbSession {
   /** Internal, bounded queries (catalog lookups, control statements): all rows as objects. */
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null; command: string }>;
-  /** A caller's statement: extended protocol (exactly one statement), rows capped by count and bytes. */
-  run(sql: string, params: unknown[], limits: RunLimits): Promise<RowSet>;
+  /**
+   * A caller's statement: extended protocol (exactly one statement), rows capped
+   * by count and bytes, with `wrap.before`/`wrap.after` statements sent in the
+   * same round trip. If `before` is given and anything fails, it rolls back.
+   */
+  run(sql: string, params: unknown[], limits: RunLimits, wrap?: StatementWrap): Promise<RowSet>;
   /** Releases the connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -69,7 +79,41 @@ function createClient(config: Config, env: Env): PgLikeClient {
     }
     return client as unknown as PgLikeClient;
   }
-  return new pg.Client({ connectionString: env.HYPERDRIVE.connectionString }) as unknown as PgLikeClient;
+  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString });
+  coalesceWrites((client as unknown as { connection: { stream: WritableLike } }).connection.stream);
+  return client as unknown as PgLikeClient;
+}
+
+interface WritableLike {
+  write(data: Uint8Array | string, encoding?: unknown, cb?: (err?: Error) => void): boolean;
+}
+
+/**
+ * pg writes each protocol message (Parse, Bind, Describe, Execute, Sync) as its
+ * own socket write. Through workerd's sockets that cost ~40 ms a round: Nagle
+ * holds the second small write until the server's delayed ACK. Writes made in
+ * the same tick go out as one. (The Neon driver coalesces on its own.)
+ */
+function coalesceWrites(stream: WritableLike): void {
+  const write = stream.write.bind(stream);
+  let pending: Uint8Array[] = [];
+  let callbacks: ((err?: Error) => void)[] = [];
+  const flush = () => {
+    const chunks = pending;
+    const cbs = callbacks;
+    pending = [];
+    callbacks = [];
+    write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), "utf8", (err?: Error) => {
+      for (const cb of cbs) cb(err);
+    });
+  };
+  stream.write = (data, encoding, cb) => {
+    const callback = typeof encoding === "function" ? (encoding as (err?: Error) => void) : cb;
+    pending.push(typeof data === "string" ? Buffer.from(data) : data);
+    if (callback) callbacks.push(callback);
+    if (pending.length === 1) queueMicrotask(flush);
+    return true;
+  };
 }
 
 /** Opens a connection. Throws ConnectionError with the driver's reason when the database cannot be reached. */
@@ -95,9 +139,9 @@ export async function openSession(config: Config, env: Env): Promise<DbSession> 
       const r = await client.query(sql, params);
       return { rows: r.rows, rowCount: r.rowCount, command: r.command };
     },
-    async run(sql, params, limits) {
+    async run(sql, params, limits, wrap = {}) {
       ensureOpen();
-      return runCapped(client, sql, params, limits);
+      return runPipelined(client, sql, params, limits, wrap);
     },
     async close() {
       if (closed) return;
@@ -108,72 +152,20 @@ export async function openSession(config: Config, env: Env): Promise<DbSession> 
   };
 }
 
-type CursorResult = { fields: { name: string; dataTypeID: number }[]; command: string | null; rowCount: number | null };
-
-function readCursor(cursor: Cursor, n: number): Promise<{ rows: unknown[][]; result: CursorResult }> {
-  return new Promise((resolve, reject) => {
-    cursor.read(n, (err, rows, result) => (err ? reject(err) : resolve({ rows: rows as unknown as unknown[][], result: result as unknown as CursorResult })));
-  });
-}
-
-async function runCapped(client: PgLikeClient, sql: string, params: unknown[], limits: RunLimits): Promise<RowSet> {
-  const cursor = client.query(new Cursor(sql, params, { rowMode: "array", types: wireTypes }) as unknown as string) as unknown as Cursor;
-  const rows: unknown[][] = [];
-  let bytes = 0;
-  let done = false;
-  let truncated = false;
-  let result: CursorResult | undefined;
+async function runPipelined(client: PgLikeClient, sql: string, params: unknown[], limits: RunLimits, wrap: StatementWrap): Promise<RowSet> {
+  const pipeline = new Pipeline({ before: wrap.before ?? [], sql, params, limits, after: wrap.after ?? [] });
+  // client.query(submittable) returns the submittable; its promise carries the outcome.
+  client.query(pipeline as unknown as string);
+  let outcome;
   try {
-    // Skip the offset in batches, keeping nothing.
-    let toSkip = limits.offset ?? 0;
-    while (toSkip > 0) {
-      const n = Math.min(toSkip, 1000);
-      const batch = await readCursor(cursor, n);
-      result = batch.result;
-      toSkip -= batch.rows.length;
-      if (batch.rows.length < n) {
-        done = true;
-        break;
-      }
-    }
-    // Read in batches sized by what is left of the byte budget, so one huge row cannot drag in a million.
-    let batchSize = Math.min(limits.maxRows + 1, 100);
-    while (!done) {
-      const batch = await readCursor(cursor, batchSize);
-      result = batch.result;
-      if (batch.rows.length < batchSize) done = true;
-      for (const row of batch.rows) {
-        if (rows.length >= limits.maxRows) {
-          truncated = true;
-          break;
-        }
-        const size = tsvRow(row).length + 1;
-        if (bytes + size > limits.maxBytes && rows.length > 0) {
-          truncated = true;
-          break;
-        }
-        bytes += size;
-        rows.push(row);
-      }
-      if (truncated) break;
-      const avg = bytes / Math.max(1, rows.length);
-      const left = Math.min(limits.maxRows - rows.length, Math.floor((limits.maxBytes - bytes) / Math.max(1, avg)));
-      batchSize = Math.max(10, Math.min(left + 1, 5000));
-    }
-  } finally {
-    await new Promise<void>((resolve) => cursor.close(() => resolve()));
+    outcome = await pipeline.promise;
+  } catch (e) {
+    // The server skipped to the Sync: a transaction we opened is left aborted.
+    if (wrap.before?.length) await client.query("ROLLBACK").catch(() => {});
+    throw e;
   }
-  const fields = result?.fields ?? [];
-  const columns = await describeColumns(client, fields);
-  const offset = limits.offset ?? 0;
-  return {
-    command: result?.command ?? (fields.length ? "SELECT" : ""),
-    columns,
-    rows,
-    rowCount: truncated ? null : (result?.rowCount ?? rows.length),
-    truncated,
-    ...(truncated ? { nextOffset: offset + rows.length } : {}),
-  };
+  const columns = await describeColumns(client, outcome.fields);
+  return toRowSet(outcome, columns, limits.offset ?? 0);
 }
 
 /** Column names and type names; unknown type OIDs are looked up once per isolate. */

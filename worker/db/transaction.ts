@@ -1,9 +1,9 @@
 /**
- * Runs work inside one transaction with the deployment's statement timeout.
- * Read-only work is always rolled back: even if something slipped past the
- * guard, nothing it did is kept.
+ * The transaction every tool statement runs in, expressed as the statements
+ * sent around it in the same round trip. Read-only work always ends in
+ * ROLLBACK: even if something slipped past the guard, nothing it did is kept.
  */
-import type { DbSession } from "./session";
+import type { StatementWrap } from "./session";
 
 export interface TxOptions {
   readOnly: boolean;
@@ -12,23 +12,16 @@ export interface TxOptions {
   commit: boolean;
 }
 
-/** The statements that open every transaction we run: one round trip. */
-export function beginSql(readOnly: boolean, statementTimeoutMs: number): string {
-  // DateStyle ISO keeps timestamp output parseable into ISO 8601 whatever the role's default.
-  return `BEGIN ${readOnly ? "READ ONLY" : "READ WRITE"}; SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}; SET LOCAL datestyle = 'ISO, MDY'`;
-}
-
-export async function withTransaction<T>(db: DbSession, opts: TxOptions, fn: () => Promise<T>): Promise<T> {
-  await db.query(beginSql(opts.readOnly, opts.statementTimeoutMs));
-  let ok = false;
-  try {
-    const result = await fn();
-    ok = true;
-    return result;
-  } finally {
-    if (ok && opts.commit) await db.query("COMMIT");
-    else await db.query("ROLLBACK").catch(() => {});
-  }
+export function transactionWrap(opts: TxOptions): StatementWrap {
+  return {
+    before: [
+      opts.readOnly ? "BEGIN READ ONLY" : "BEGIN READ WRITE",
+      `SET LOCAL statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`,
+      // ISO DateStyle keeps timestamp output convertible to ISO 8601 whatever the role's default.
+      "SET LOCAL datestyle = 'ISO, MDY'",
+    ],
+    after: [opts.commit ? "COMMIT" : "ROLLBACK"],
+  };
 }
 
 /**

@@ -6,17 +6,13 @@
 import { z } from "zod";
 import { splitStatements, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
-import { needsOwnTransaction, withTransaction } from "../db/transaction";
+import { needsOwnTransaction, transactionWrap } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
 import { READ, WRITE, defineTool, type ToolContext } from "./registry";
 
-/** Bind parameter values: JSON scalars, arrays and objects (objects go as json). */
-export const paramsSchema = z
-  .array(z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.string(), z.unknown())]))
-  .max(1000)
-  .optional()
-  .describe("Values for $1, $2, ...");
+/** Bind parameter values: any JSON value (arrays bind as PostgreSQL arrays, objects as json text). */
+export const paramsSchema = z.array(z.unknown()).max(1000).optional().describe("Values for $1, $2, ...");
 
 const sqlSchema = z.string().min(1).max(100_000);
 
@@ -58,9 +54,7 @@ export const queryRead = defineTool({
     if (!verdict.ok) throw new ToolError("read_only", `pg_query_read refused the statement: ${verdict.reason}`, "pg_query_read only reads; use pg_query_write for changes");
     const db = await ctx.db();
     const limits = await limitsFor(ctx, args.limit, args.offset);
-    const rs = await withTransaction(db, { readOnly: true, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }, () =>
-      db.run(args.sql, bindValues(args.params), limits),
-    );
+    const rs = await db.run(args.sql, bindValues(args.params), limits, transactionWrap({ readOnly: true, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }));
     return { structured: rs, text: renderRowSet(rs) };
   },
 });
@@ -82,13 +76,13 @@ export const queryWrite = defineTool({
     }
     const db = await ctx.db();
     const limits = await limitsFor(ctx, undefined, undefined);
-    const run = () => db.run(args.sql, bindValues(args.params), limits);
     let rs;
     if (needsOwnTransaction(words)) {
+      // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
       await db.query(`SET statement_timeout = ${ctx.config.statementTimeoutMs}`);
-      rs = await run();
+      rs = await db.run(args.sql, bindValues(args.params), limits);
     } else {
-      rs = await withTransaction(db, { readOnly: false, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: true }, run);
+      rs = await db.run(args.sql, bindValues(args.params), limits, transactionWrap({ readOnly: false, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: true }));
     }
     return { structured: rs, text: renderRowSet(rs) };
   },
@@ -160,9 +154,7 @@ export const queryExplain = defineTool({
     if (args.buffers) options.push("BUFFERS");
     if (args.verbose) options.push("VERBOSE");
     const db = await ctx.db();
-    const rs = await withTransaction(db, { readOnly, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }, () =>
-      db.run(`EXPLAIN (${options.join(", ")}) ${statement.text}`, bindValues(args.params), { maxRows: 10, maxBytes: 10_000_000 }),
-    );
+    const rs = await db.run(`EXPLAIN (${options.join(", ")}) ${statement.text}`, bindValues(args.params), { maxRows: 10, maxBytes: 10_000_000 }, transactionWrap({ readOnly, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }));
     const plan = rs.rows[0]?.[0] as [{ Plan: PlanNode; "Planning Time"?: number; "Execution Time"?: number }];
     const top = plan[0];
     const lines = renderPlan(top.Plan);
