@@ -9,6 +9,7 @@
  *   it, with its proxy worker in front (about 2 ms more per request locally).
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +17,8 @@ import { freePort } from "./ports";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
 const WRANGLER = join(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
-const BUILD_DIR = join(PROJECT_ROOT, ".wrangler", "test-build");
+// One per process, so test runs in parallel (several developers, helpers) do not overwrite each other's bundle.
+const BUILD_DIR = join(PROJECT_ROOT, ".wrangler", `test-build-${process.pid}`);
 
 export interface RunningWorker {
   /** Base URL, e.g. http://127.0.0.1:8787 */
@@ -50,12 +52,16 @@ export function buildWorker(): string {
   if (!built) {
     execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", BUILD_DIR], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } });
     built = true;
+    process.once("exit", () => rmSync(BUILD_DIR, { recursive: true, force: true }));
   }
   return BUILD_DIR;
 }
 
+const NODELAY = join(PROJECT_ROOT, "scripts", "lib", "tcp-nodelay.cjs");
+
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
   const dir = buildWorker();
+  createRequire(import.meta.url)(NODELAY);
   const { Miniflare, Log, LogLevel } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(PROJECT_ROOT, "wrangler.toml"));
@@ -88,6 +94,7 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
     env: {
       ...process.env,
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: opts.databaseUrl,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${NODELAY}`.trim(),
       WRANGLER_SEND_METRICS: "false",
       NO_COLOR: "1",
     },

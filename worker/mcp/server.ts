@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Config } from "../config";
 import type { DbSession } from "../db/session";
 import { openSession } from "../db/session";
+import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
 import { jsonSchema, scopeAllows, type Scope, type ToolContext, type ToolDefinition } from "../tools/registry";
@@ -100,7 +101,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
-    db: async () => (session ??= await openSession(rc.config, rc.env)),
+    sql: requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
   };
   try {
     const out = await def.handler(parsed.data, ctx);

@@ -6,10 +6,10 @@
 import { z } from "zod";
 import { splitStatements, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
-import { needsOwnTransaction, transactionWrap } from "../db/transaction";
+import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
-import { READ, WRITE, defineTool, type ToolContext } from "./registry";
+import { READ, WRITE, defineTool } from "./registry";
 
 /** Bind parameter values: any JSON value (arrays bind as PostgreSQL arrays, objects as json text). */
 export const paramsSchema = z.array(z.unknown()).max(1000).optional().describe("Values for $1, $2, ...");
@@ -30,10 +30,6 @@ function oneStatement(sql: string): SqlStatement {
 
 const TX_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"]);
 
-async function limitsFor(ctx: ToolContext, limit: number | undefined, offset: number | undefined) {
-  return { maxRows: Math.min(limit ?? ctx.config.maxRows, ctx.config.maxRows), maxBytes: ctx.config.maxResultBytes, offset };
-}
-
 export const queryRead = defineTool({
   name: "pg_query_read",
   group: "query",
@@ -52,9 +48,7 @@ export const queryRead = defineTool({
   async handler(args, ctx) {
     const verdict = checkReadOnly(args.sql);
     if (!verdict.ok) throw new ToolError("read_only", `pg_query_read refused the statement: ${verdict.reason}`, "pg_query_read only reads; use pg_query_write for changes");
-    const db = await ctx.db();
-    const limits = await limitsFor(ctx, args.limit, args.offset);
-    const rs = await db.run(args.sql, bindValues(args.params), limits, transactionWrap({ readOnly: true, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }));
+    const rs = await ctx.sql.read(args.sql, bindValues(args.params), { maxRows: args.limit, offset: args.offset });
     return { structured: rs, text: renderRowSet(rs) };
   },
 });
@@ -74,16 +68,12 @@ export const queryWrite = defineTool({
     if (TX_CONTROL.has(words[0]!)) {
       throw new ToolError("transaction_control", `${words[0]!.toUpperCase()} is not run by pg_query_write`, "each pg_query_write call is its own transaction; use the pg_tx_* tools to hold one open");
     }
-    const db = await ctx.db();
-    const limits = await limitsFor(ctx, undefined, undefined);
-    let rs;
-    if (needsOwnTransaction(words)) {
-      // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
-      await db.query(`SET statement_timeout = ${ctx.config.statementTimeoutMs}`);
-      rs = await db.run(args.sql, bindValues(args.params), limits);
-    } else {
-      rs = await db.run(args.sql, bindValues(args.params), limits, transactionWrap({ readOnly: false, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: true }));
+    if (words[0] === "copy") {
+      // COPY ... TO/FROM a file or PROGRAM runs on the database server with its privileges; STDIN/STDOUT have no stream here.
+      throw new ToolError("copy_not_supported", "COPY is not run by this server", "use INSERT ... SELECT / INSERT with params, or pg_query_read to read rows");
     }
+    const params = bindValues(args.params);
+    const rs = needsOwnTransaction(words) ? await ctx.sql.standalone(args.sql, params) : await ctx.sql.write(args.sql, params);
     return { structured: rs, text: renderRowSet(rs) };
   },
 });
@@ -153,8 +143,9 @@ export const queryExplain = defineTool({
     if (args.analyze) options.push("ANALYZE");
     if (args.buffers) options.push("BUFFERS");
     if (args.verbose) options.push("VERBOSE");
-    const db = await ctx.db();
-    const rs = await db.run(`EXPLAIN (${options.join(", ")}) ${statement.text}`, bindValues(args.params), { maxRows: 10, maxBytes: 10_000_000 }, transactionWrap({ readOnly, statementTimeoutMs: ctx.config.statementTimeoutMs, commit: false }));
+    const explain = `EXPLAIN (${options.join(", ")}) ${statement.text}`;
+    const params = bindValues(args.params);
+    const rs = readOnly ? await ctx.sql.read(explain, params) : await ctx.sql.write(explain, params, { rollback: true });
     const plan = rs.rows[0]?.[0] as [{ Plan: PlanNode; "Planning Time"?: number; "Execution Time"?: number }];
     const top = plan[0];
     const lines = renderPlan(top.Plan);

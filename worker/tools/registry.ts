@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Config } from "../config";
-import type { DbSession } from "../db/session";
+import type { SqlExecutor } from "../db/executor";
 import type { ToolGroup } from "./groups";
 
 /** What a caller must hold to see and call a tool. `admin` implies `write` implies `read`. */
@@ -22,8 +22,8 @@ export interface ToolAnnotations {
 export interface ToolContext {
   config: Config;
   env: Env;
-  /** The request's database session, opened on first use and closed after the call. */
-  db(): Promise<DbSession>;
+  /** Runs SQL in the right transaction with the deployment's timeout and caps (see db/executor.ts). */
+  sql: SqlExecutor;
 }
 
 /** A tool's success: the structured result and the compact text a model reads. */

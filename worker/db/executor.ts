@@ -1,0 +1,64 @@
+/**
+ * How tools run SQL. Tools say what kind of statement they run (a read, a
+ * write, a statement that cannot run in a transaction block, an internal
+ * catalog read) and the executor wraps it in the right transaction with the
+ * deployment's statement timeout and caps, in one round trip. Tools never
+ * write BEGIN/COMMIT themselves, so the same tool code runs unchanged inside a
+ * transaction held open across calls (pg_tx_*), where the executor is another
+ * implementation of this interface.
+ */
+import type { Config } from "../config";
+import { transactionWrap } from "./transaction";
+import type { DbSession, RowSet, RunLimits } from "./session";
+
+export interface WriteOptions {
+  /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
+  rollback?: boolean;
+  limits?: Partial<RunLimits>;
+}
+
+export interface SqlExecutor {
+  /** One statement in a READ ONLY transaction that is always rolled back. */
+  read(sql: string, params?: unknown[], limits?: Partial<RunLimits>): Promise<RowSet>;
+  /** One statement in a READ WRITE transaction that commits (unless `rollback`). */
+  write(sql: string, params?: unknown[], opts?: WriteOptions): Promise<RowSet>;
+  /** One statement PostgreSQL refuses in a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, ...). */
+  standalone(sql: string, params?: unknown[]): Promise<RowSet>;
+  /** Internal catalog reads: rows as objects keyed by column name, READ ONLY, capped like any read. */
+  rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** True when statements run inside a transaction held across calls. */
+  readonly inTransaction: boolean;
+}
+
+export function toObjects<T>(rs: RowSet): T[] {
+  return rs.rows.map((row) => Object.fromEntries(rs.columns.map((c, i) => [c.name, row[i]])) as T);
+}
+
+/** The executor for one stateless request: each statement is its own transaction. */
+export function requestExecutor(config: Config, session: () => Promise<DbSession>): SqlExecutor {
+  const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
+    maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
+    maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
+    offset: l?.offset,
+  });
+  const timeout = config.statementTimeoutMs;
+  const exec: SqlExecutor = {
+    inTransaction: false,
+    async read(sql, params = [], limits) {
+      return (await session()).run(sql, params, limitsOf(limits), transactionWrap({ readOnly: true, statementTimeoutMs: timeout, commit: false }));
+    },
+    async write(sql, params = [], opts = {}) {
+      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, commit: !opts.rollback }));
+    },
+    async standalone(sql, params = []) {
+      const db = await session();
+      // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
+      await db.query(`SET statement_timeout = ${Math.trunc(timeout)}`);
+      return db.run(sql, params, limitsOf());
+    },
+    async rows<T>(sql: string, params: unknown[] = []) {
+      return toObjects<T>(await exec.read(sql, params));
+    },
+  };
+  return exec;
+}
