@@ -43,6 +43,8 @@ const ConfigSchema = z.object({
   STATEMENT_TIMEOUT_MS: intVar("STATEMENT_TIMEOUT_MS", 30_000, 100, 600_000),
   MAX_ROWS: intVar("MAX_ROWS", 1000, 1, 100_000),
   MAX_RESULT_BYTES: intVar("MAX_RESULT_BYTES", 1_000_000, 1_000, 20_000_000),
+  /** pg_admin_settings may run ALTER SYSTEM only when this is "true". */
+  ALLOW_ALTER_SYSTEM: z.enum(["true", "false"]).default("false"),
 });
 
 export interface Config {
@@ -56,6 +58,8 @@ export interface Config {
   maxRows: number;
   /** @default 1000000 */
   maxResultBytes: number;
+  /** @default false */
+  allowAlterSystem: boolean;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +91,7 @@ export function getConfig(env: Env): Config {
     statementTimeoutMs: v.STATEMENT_TIMEOUT_MS,
     maxRows: v.MAX_ROWS,
     maxResultBytes: v.MAX_RESULT_BYTES,
+    allowAlterSystem: v.ALLOW_ALTER_SYSTEM === "true",
   };
   cache.set(env, config);
   return config;

@@ -8,7 +8,8 @@
  * implementation of this interface.
  */
 import type { Config } from "../config";
-import { transactionWrap } from "./transaction";
+import { needsOwnTransaction, transactionWrap } from "./transaction";
+import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
 
 export interface WriteOptions {
@@ -26,8 +27,27 @@ export interface SqlExecutor {
   standalone(sql: string, params?: unknown[]): Promise<RowSet>;
   /** Internal catalog reads: rows as objects keyed by column name, READ ONLY, capped like any read. */
   rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Several statements in order, stopping at the first error. `atomic`: all in
+   * one transaction (nothing kept on error); otherwise each is its own
+   * transaction. `readOnly`: READ ONLY and rolled back.
+   */
+  script(statements: string[], opts: ScriptOptions): Promise<ScriptOutcome>;
   /** True when statements run inside a transaction held across calls. */
   readonly inTransaction: boolean;
+}
+
+export interface ScriptOptions {
+  atomic: boolean;
+  readOnly: boolean;
+  limits?: Partial<RunLimits>;
+}
+
+export interface ScriptOutcome {
+  /** One per statement that ran successfully, in order. */
+  results: RowSet[];
+  /** Set when a statement failed: its index and the error (a pg error or a ToolError). */
+  failure?: { index: number; error: unknown };
 }
 
 export function toObjects<T>(rs: RowSet): T[] {
@@ -58,6 +78,34 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
     },
     async rows<T>(sql: string, params: unknown[] = []) {
       return toObjects<T>(await exec.read(sql, params));
+    },
+    async script(statements, opts) {
+      const results: RowSet[] = [];
+      if (!opts.atomic) {
+        for (let index = 0; index < statements.length; index++) {
+          const sql = statements[index]!;
+          try {
+            const words = tokenize(sql).slice(0, 5).map((t) => t.value.toLowerCase());
+            results.push(opts.readOnly ? await exec.read(sql, [], opts.limits) : needsOwnTransaction(words) ? await exec.standalone(sql) : await exec.write(sql, [], { limits: opts.limits }));
+          } catch (error) {
+            return { results, failure: { index, error } };
+          }
+        }
+        return { results };
+      }
+      const db = await session();
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, commit: !opts.readOnly });
+      await db.query(wrap.before!.join("; "));
+      for (let index = 0; index < statements.length; index++) {
+        try {
+          results.push(await db.run(statements[index]!, [], limitsOf(opts.limits)));
+        } catch (error) {
+          await db.query("ROLLBACK").catch(() => {});
+          return { results, failure: { index, error } };
+        }
+      }
+      await db.query(wrap.after!.join("; "));
+      return { results };
     },
   };
   return exec;
