@@ -22,7 +22,7 @@ if (!databaseUrl) {
   console.log("Using DATABASE_URL (migrations not applied; run them yourself if you want the demo schema).");
 }
 
-const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true });
+const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: { AUTH_MODE: "none" } });
 console.log(`
   MCP endpoint:  ${worker.mcpUrl}
 

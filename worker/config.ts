@@ -20,6 +20,8 @@ const intVar = (name: string, def: number, min: number, max: number) =>
       return n;
     });
 
+const bool = z.enum(["true", "false"]);
+
 const ConfigSchema = z.object({
   DB_DRIVER: z.enum(["hyperdrive", "neon"]).default("hyperdrive"),
   /** Required for the neon driver: the Neon (or any PostgreSQL) connection string. A secret. */
@@ -44,7 +46,31 @@ const ConfigSchema = z.object({
   MAX_ROWS: intVar("MAX_ROWS", 1000, 1, 100_000),
   MAX_RESULT_BYTES: intVar("MAX_RESULT_BYTES", 1_000_000, 1_000, 20_000_000),
   /** pg_admin_settings may run ALTER SYSTEM only when this is "true". */
-  ALLOW_ALTER_SYSTEM: z.enum(["true", "false"]).default("false"),
+  ALLOW_ALTER_SYSTEM: bool.default("false"),
+
+  /** "required": every /mcp request needs an API key or an OAuth token. "none": local development only. */
+  AUTH_MODE: z.enum(["required", "none"]).default("required"),
+  /** With AUTH_MODE=none, serve non-loopback hosts too. Never for a real deployment. */
+  ALLOW_UNAUTHENTICATED_REMOTE: bool.default("false"),
+  /** Secret: JSON array of {name, hash, scopes}; hash = hex SHA-256 of the key (npm run keys). */
+  API_KEYS: z.string().optional(),
+  /** The deployment's public origin (https://...), required for OAuth. */
+  PUBLIC_URL: z.string().optional(),
+  /** Secret: the password the OAuth consent page asks for. OAuth is on when this and PUBLIC_URL are set. */
+  OAUTH_ADMIN_PASSWORD: z.string().optional(),
+  /** The whole server read-only: write tools hidden, every statement READ ONLY. */
+  READ_ONLY: bool.default("false"),
+  /** Extra Host names (comma-separated) accepted on /mcp; localhost and *.workers.dev are built in. */
+  ALLOWED_HOSTS: z.string().optional(),
+  /** Browser Origins (hostnames, comma-separated) accepted on /mcp, or "*". */
+  ALLOWED_ORIGINS: z.string().optional(),
+  RATE_LIMIT_PER_MINUTE: intVar("RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+  RATE_LIMIT_EXPENSIVE_PER_MINUTE: intVar("RATE_LIMIT_EXPENSIVE_PER_MINUTE", 60, 0, 1_000_000),
+  RATE_LIMIT_CODE_PER_MINUTE: intVar("RATE_LIMIT_CODE_PER_MINUTE", 60, 0, 1_000_000),
+  MAX_CONCURRENT_REQUESTS: intVar("MAX_CONCURRENT_REQUESTS", 100, 0, 100_000),
+  /** Wrap database rows in the text content in unguessable data boundaries. */
+  INJECTION_GUARD: bool.default("true"),
+  MAX_REQUEST_BYTES: intVar("MAX_REQUEST_BYTES", 1_000_000, 1_000, 50_000_000),
 });
 
 export interface Config {
@@ -60,13 +86,59 @@ export interface Config {
   maxResultBytes: number;
   /** @default false */
   allowAlterSystem: boolean;
+  auth: {
+    /** @default "required" */
+    mode: "required" | "none";
+    allowUnauthenticatedRemote: boolean;
+    apiKeys: ApiKeyRecord[];
+    /** Set when OAuth is enabled (PUBLIC_URL and OAUTH_ADMIN_PASSWORD both set). */
+    oauth?: { publicUrl: string; adminPassword: string };
+  };
+  /** @default false */
+  readOnly: boolean;
+  allowedHosts?: string[];
+  allowedOrigins?: string[] | "*";
+  /** Calls per minute per caller; 0 disables. */
+  rateLimits: { perMinute: number; expensivePerMinute: number; codePerMinute: number };
+  /** @default 100; 0 disables */
+  maxConcurrentRequests: number;
+  /** @default true */
+  injectionGuard: boolean;
+  /** @default 1000000 */
+  maxRequestBytes: number;
 }
+
+export const SCOPES = ["read", "write", "admin"] as const;
+
+/** One API key as stored (in the API_KEYS secret): never the key itself. */
+export const ApiKeyRecordSchema = z.object({
+  name: z.string().min(1).max(100),
+  /** hex SHA-256 of the key */
+  hash: z.string().regex(/^[0-9a-f]{64}$/, "hash must be 64 hex characters (SHA-256)"),
+  scopes: z.array(z.enum(SCOPES)).min(1),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
 const cache = new WeakMap<object, Config>();
+
+const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+
+function parseApiKeys(raw: string | undefined): ApiKeyRecord[] {
+  if (!raw || raw.trim() === "") return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError("API_KEYS is not valid JSON: expected [{name, hash, scopes}] (generate with npm run keys)");
+  }
+  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
+  if (!parsed.success) throw new ConfigError(`API_KEYS is invalid: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
 
 /** Reads and validates the configuration; cached per env object (once per isolate). */
 export function getConfig(env: Env): Config {
@@ -92,7 +164,23 @@ export function getConfig(env: Env): Config {
     maxRows: v.MAX_ROWS,
     maxResultBytes: v.MAX_RESULT_BYTES,
     allowAlterSystem: v.ALLOW_ALTER_SYSTEM === "true",
+    auth: {
+      mode: v.AUTH_MODE,
+      allowUnauthenticatedRemote: v.ALLOW_UNAUTHENTICATED_REMOTE === "true",
+      apiKeys: parseApiKeys(v.API_KEYS),
+      oauth: v.PUBLIC_URL && v.OAUTH_ADMIN_PASSWORD ? { publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""), adminPassword: v.OAUTH_ADMIN_PASSWORD } : undefined,
+    },
+    readOnly: v.READ_ONLY === "true",
+    allowedHosts: list(v.ALLOWED_HOSTS),
+    allowedOrigins: v.ALLOWED_ORIGINS?.trim() === "*" ? "*" : list(v.ALLOWED_ORIGINS),
+    rateLimits: { perMinute: v.RATE_LIMIT_PER_MINUTE, expensivePerMinute: v.RATE_LIMIT_EXPENSIVE_PER_MINUTE, codePerMinute: v.RATE_LIMIT_CODE_PER_MINUTE },
+    maxConcurrentRequests: v.MAX_CONCURRENT_REQUESTS,
+    injectionGuard: v.INJECTION_GUARD === "true",
+    maxRequestBytes: v.MAX_REQUEST_BYTES,
   };
+  if (config.auth.oauth && !(env as { OAUTH_KV?: unknown }).OAUTH_KV) {
+    throw new ConfigError("OAuth needs a KV namespace bound as OAUTH_KV: add [[kv_namespaces]] binding = \"OAUTH_KV\" to wrangler.toml");
+  }
   cache.set(env, config);
   return config;
 }

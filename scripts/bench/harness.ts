@@ -14,7 +14,8 @@ export async function startStack(vars?: StartWorkerOptions["vars"]): Promise<Sta
   const pg = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres();
   const databaseUrl = process.env.BENCH_DATABASE_URL ?? pg!.url;
   await migrate(databaseUrl);
-  const worker = await startWorker({ databaseUrl, vars });
+  // No auth, no rate limits, no concurrency cap: the benchmark measures the MCP path itself.
+  const worker = await startWorker({ databaseUrl, vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", MAX_CONCURRENT_REQUESTS: "0", ...vars } });
   return {
     databaseUrl,
     mcpUrl: worker.mcpUrl,

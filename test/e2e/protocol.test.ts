@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { connectClient, rows } from "../support/mcp";
+import { connectClient, rows, text } from "../support/mcp";
 
 let client: Client;
 let mcpUrl: string;
@@ -66,7 +66,7 @@ describe("protocol versions", () => {
       const res = await rpc({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: "select 7 as n" } } }, version);
       expect(res.status).toBe(200);
       expect(res.json.result.structuredContent.rows).toEqual([[7]]);
-      expect(res.json.result.content[0].text).toBe("n:int4\n7");
+      expect(text(res.json.result)).toBe("n:int4\n7");
     });
   }
 });

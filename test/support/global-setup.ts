@@ -39,11 +39,13 @@ export default async function setup(project: TestProject) {
     buildWorker();
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
+    // Local, unauthenticated Workers (auth is tested on its own Workers in auth.test.ts); no rate limits so the suite is not throttled.
+    const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0" };
     const workers = await Promise.allSettled([
-      startWorker({ databaseUrl }),
-      startWorker({ databaseUrl, vars: { DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
-      startWorker({ databaseUrl, vars: { TOOL_GROUPS: "query", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500" } }),
-      startWorker({ databaseUrl, mode: "wrangler" }),
+      startWorker({ databaseUrl, vars: open }),
+      startWorker({ databaseUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
+      startWorker({ databaseUrl, vars: { ...open, TOOL_GROUPS: "query", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500" } }),
+      startWorker({ databaseUrl, mode: "wrangler", vars: open }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");

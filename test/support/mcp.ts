@@ -25,9 +25,17 @@ export async function call(client: Client, name: string, args: Record<string, un
   return (await client.callTool({ name, arguments: args })) as ToolResult;
 }
 
-/** The text content of a result. */
-export function text(r: ToolResult): string {
+/** The text content of a result, as sent (with the injection guard's data boundaries). */
+export function rawText(r: ToolResult): string {
   return r.content.map((c) => c.text ?? "").join("\n");
+}
+
+const GUARD = /^<data ([0-9a-f]+)> [^\n]*\n([\s\S]*)\n<\/data \1>$/;
+
+/** The text content of a result, inside the injection guard's boundaries when present. */
+export function text(r: ToolResult): string {
+  const t = rawText(r);
+  return GUARD.exec(t)?.[2] ?? t;
 }
 
 /** Calls a tool that must succeed and returns its structured content. */

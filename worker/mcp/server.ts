@@ -13,18 +13,15 @@ import { openSession } from "../db/session";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
-import { jsonSchema, scopeAllows, type Scope, type ToolContext, type ToolDefinition } from "../tools/registry";
+import { jsonSchema, scopeAllows, type ToolContext, type ToolDefinition } from "../tools/registry";
+import type { Principal } from "../auth/principal";
+import { recordAudit, shouldAudit } from "./audit";
+import { guardText } from "./guard";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
 const INSTRUCTIONS =
   "PostgreSQL tools. Start with the schema tools (or pg_query_read on information_schema) to learn tables, then query. Values go in params ($1, $2...), never inline. Results are TSV: header name:type, \\N is NULL.";
-
-/** Who is calling and what they may do; established by the auth layer. */
-export interface Principal {
-  id: string;
-  scopes: Scope[];
-}
 
 /** Per-request inputs the factory needs. */
 export interface RequestContext {
@@ -101,13 +98,19 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
+    principal: rc.principal,
     sql: requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
   };
+  const started = Date.now();
+  const audited = shouldAudit(def, parsed.data);
   try {
     const out = await def.handler(parsed.data, ctx);
-    return { content: [{ type: "text" as const, text: out.text }], structuredContent: out.structured as Record<string, unknown> };
+    if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
+    const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
+    return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
   } catch (e) {
     const info = toErrorInfo(e);
+    if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
     const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
     // No structuredContent: clients validate it against the output schema even on errors.
     return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };

@@ -7,6 +7,8 @@ import { z } from "zod";
 import type { Config } from "../config";
 import type { SqlExecutor } from "../db/executor";
 import type { ToolGroup } from "./groups";
+import type { Principal } from "../auth/principal";
+import type { CostClass } from "../../durable-objects/limits";
 
 /** What a caller must hold to see and call a tool. `admin` implies `write` implies `read`. */
 export type Scope = "read" | "write" | "admin";
@@ -22,6 +24,8 @@ export interface ToolAnnotations {
 export interface ToolContext {
   config: Config;
   env: Env;
+  /** The authenticated caller. */
+  principal: Principal;
   /** Runs SQL in the right transaction with the deployment's timeout and caps (see db/executor.ts). */
   sql: SqlExecutor;
 }
@@ -41,6 +45,12 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   input: I;
   output: O;
   annotations: ToolAnnotations;
+  /** Which rate-limit budget a call spends besides the per-call one. @default "call" */
+  cost?: CostClass;
+  /** Record calls in the audit log. @default true for write and admin scopes, false for read */
+  audit?: boolean | ((args: z.infer<I>) => boolean);
+  /** Text output carries database content: wrap it in data boundaries (the injection guard). @default true */
+  untrusted?: boolean;
   handler(args: z.infer<I>, ctx: ToolContext): Promise<ToolOutput<z.infer<O>>>;
 }
 

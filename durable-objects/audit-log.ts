@@ -1,0 +1,88 @@
+/**
+ * The audit log: every write, DDL, admin action and code execution, who did
+ * it, when, what and how it ended. It lives in this Durable Object's own SQLite
+ * storage, out of reach of anything a tool can run against PostgreSQL.
+ */
+import { DurableObject } from "cloudflare:workers";
+
+export interface AuditEntry {
+  at: string;
+  principal: string;
+  tool: string;
+  /** What was run: the SQL or code text (truncated), or a summary of the arguments. */
+  action: string;
+  /** SHA-256 of the full action text, so truncated entries can still be matched. */
+  actionHash: string;
+  outcome: "ok" | "error";
+  /** The error code and message when outcome is error. */
+  error?: string;
+  durationMs: number;
+  /** Rows affected or returned, database calls, result bytes: whatever the tool reports. */
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  limit?: number;
+  principal?: string;
+  tool?: string;
+  /** ISO timestamp: only entries at or after it. */
+  since?: string;
+}
+
+const MAX_ACTION_CHARS = 10_000;
+
+export class AuditLog extends DurableObject {
+  #ready = false;
+
+  #init() {
+    if (this.#ready) return;
+    this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at TEXT NOT NULL, principal TEXT NOT NULL, tool TEXT NOT NULL,
+      action TEXT NOT NULL, action_hash TEXT NOT NULL, outcome TEXT NOT NULL,
+      error TEXT, duration_ms REAL NOT NULL, detail TEXT)`);
+    this.ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS audit_at ON audit (at)");
+    this.#ready = true;
+  }
+
+  record(entry: AuditEntry): void {
+    this.#init();
+    this.ctx.storage.sql.exec(
+      "INSERT INTO audit (at, principal, tool, action, action_hash, outcome, error, duration_ms, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      entry.at,
+      entry.principal,
+      entry.tool,
+      entry.action.slice(0, MAX_ACTION_CHARS),
+      entry.actionHash,
+      entry.outcome,
+      entry.error ?? null,
+      entry.durationMs,
+      entry.detail ? JSON.stringify(entry.detail) : null,
+    );
+  }
+
+  list(q: AuditQuery = {}): AuditEntry[] {
+    this.#init();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.principal) (where.push("principal = ?"), args.push(q.principal));
+    if (q.tool) (where.push("tool = ?"), args.push(q.tool));
+    if (q.since) (where.push("at >= ?"), args.push(q.since));
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const rows = this.ctx.storage.sql.exec<Record<string, string | number | null>>(
+      `SELECT at, principal, tool, action, action_hash, outcome, error, duration_ms, detail FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ${limit}`,
+      ...args,
+    );
+    return [...rows].map((r) => ({
+      at: r.at as string,
+      principal: r.principal as string,
+      tool: r.tool as string,
+      action: r.action as string,
+      actionHash: r.action_hash as string,
+      outcome: r.outcome as "ok" | "error",
+      ...(r.error ? { error: r.error as string } : {}),
+      durationMs: r.duration_ms as number,
+      ...(r.detail ? { detail: JSON.parse(r.detail as string) } : {}),
+    }));
+  }
+}

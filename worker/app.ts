@@ -1,0 +1,69 @@
+/**
+ * The HTTP surface: a Hono app. Reads like a table of contents: discovery,
+ * the OAuth consent page, and /mcp behind authentication, payload limits and
+ * rate limits. The MCP protocol itself lives in mcp/.
+ */
+import { Hono } from "hono";
+import { ConfigError, getConfig } from "./config";
+import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
+import { consentPage, consentSubmit } from "./auth/consent";
+import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
+import { handleMcp } from "./mcp/handler";
+import { SERVER_INFO } from "./mcp/server";
+
+export const MCP_ROUTE = "/mcp";
+
+type AppEnv = { Bindings: Env };
+export const app = new Hono<AppEnv>();
+
+app.onError((err, c) => {
+  if (err instanceof ConfigError) return c.json({ error: "misconfigured", message: err.message }, 500);
+  console.error("unhandled", err);
+  return c.json({ error: "internal_error", message: err.message }, 500);
+});
+
+app.get("/", (c) => c.json({ name: SERVER_INFO.name, version: SERVER_INFO.version, mcp: new URL(MCP_ROUTE, c.req.url).href }));
+
+// RFC 9728 metadata when OAuth is off (with OAuth on, the provider serves it).
+app.get("/.well-known/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(c.req.url, getConfig(c.env))));
+app.get("/.well-known/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(c.req.url, getConfig(c.env))));
+
+app.get("/authorize", (c) => consentPage(c.req.raw, c.env));
+app.post("/authorize", (c) => consentSubmit(c.req.raw, c.env));
+
+app.all(MCP_ROUTE, async (c) => {
+  const config = getConfig(c.env);
+  const auth = await authenticate(c.req.raw, c.env, c.executionCtx as ExecutionContext, config);
+  if (auth instanceof Response) return auth;
+
+  // Payload limit before reading: a declared size first, then the real one.
+  const declared = Number(c.req.header("content-length") ?? 0);
+  if (declared > config.maxRequestBytes) return payloadTooLarge(config.maxRequestBytes);
+  let parsedBody: unknown;
+  let raw: string | undefined;
+  if (c.req.method === "POST") {
+    raw = await c.req.text();
+    if (raw.length > config.maxRequestBytes) return payloadTooLarge(config.maxRequestBytes);
+    try {
+      parsedBody = JSON.parse(raw);
+    } catch {
+      // Left to the SDK, which answers with a JSON-RPC parse error.
+    }
+  }
+
+  const lease = await acquireLimits(c.env, config, auth, parsedBody);
+  if (lease && !lease.ok) return tooManyRequests(lease);
+  let response: Response;
+  try {
+    response = await handleMcp(c.req.raw, raw, parsedBody, { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+  } catch (e) {
+    if (lease) c.executionCtx.waitUntil(lease.release());
+    throw e;
+  }
+  // The tool runs while the (SSE) body streams: the concurrency slot is held until the body ends.
+  return lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response;
+});
+
+function payloadTooLarge(max: number): Response {
+  return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: `request body larger than ${max} bytes (MAX_REQUEST_BYTES)` } }, { status: 413 });
+}

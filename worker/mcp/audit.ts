@@ -1,0 +1,61 @@
+/**
+ * Writes audit entries for tool calls to the AuditLog Durable Object. The
+ * write is awaited before the result returns, so an action the caller saw
+ * succeed is always in the log.
+ */
+import type { ToolDefinition } from "../tools/registry";
+import type { RequestContext } from "./server";
+import { sha256Hex } from "../auth/api-keys";
+import type { AuditEntry } from "../../durable-objects/audit-log";
+
+export function shouldAudit(def: ToolDefinition, args: unknown): boolean {
+  if (typeof def.audit === "function") return def.audit(args as never);
+  return def.audit ?? def.scope !== "read";
+}
+
+function actionText(args: unknown): string {
+  const a = args as Record<string, unknown>;
+  if (typeof a.sql === "string") return a.sql;
+  if (typeof a.code === "string") return a.code;
+  if (typeof a.script === "string") return a.script;
+  return JSON.stringify(args);
+}
+
+function detailOf(structured: unknown): Record<string, unknown> | undefined {
+  if (typeof structured !== "object" || structured === null) return undefined;
+  const s = structured as Record<string, unknown>;
+  const detail: Record<string, unknown> = {};
+  for (const k of ["command", "rowCount", "truncated", "dbCalls", "resultBytes"]) if (k in s) detail[k] = s[k];
+  return Object.keys(detail).length ? detail : undefined;
+}
+
+export function auditStub(env: Env) {
+  return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("audit"));
+}
+
+export async function recordAudit(
+  rc: RequestContext,
+  def: ToolDefinition,
+  args: unknown,
+  startedMs: number,
+  result: { outcome: "ok"; structured: unknown } | { outcome: "error"; error: string },
+): Promise<void> {
+  const action = actionText(args);
+  const entry: AuditEntry = {
+    at: new Date().toISOString(),
+    principal: rc.principal.id,
+    tool: def.name,
+    action,
+    actionHash: await sha256Hex(action),
+    outcome: result.outcome,
+    ...(result.outcome === "error" ? { error: result.error } : {}),
+    durationMs: Date.now() - startedMs,
+    ...(result.outcome === "ok" && detailOf(result.structured) ? { detail: detailOf(result.structured) } : {}),
+  };
+  try {
+    await auditStub(rc.env).record(entry);
+  } catch (e) {
+    // The action already happened; never turn it into a failure, but make the gap loud.
+    console.error("AUDIT WRITE FAILED", entry.tool, entry.principal, e);
+  }
+}
