@@ -33,10 +33,8 @@ app.post("/authorize", (c) => consentSubmit(c.req.raw, c.env));
 
 app.all(MCP_ROUTE, async (c) => {
   const config = getConfig(c.env);
-  const auth = await authenticate(c.req.raw, c.env, c.executionCtx as ExecutionContext, config);
-  if (auth instanceof Response) return auth;
-
-  // Payload limit before reading: a declared size first, then the real one.
+  // Read the body first (bounded), even for a request about to be refused: answering
+  // before the client has finished sending resets the connection instead of giving it the 401.
   const declared = Number(c.req.header("content-length") ?? 0);
   if (declared > config.maxRequestBytes) return payloadTooLarge(config.maxRequestBytes);
   let parsedBody: unknown;
@@ -50,6 +48,8 @@ app.all(MCP_ROUTE, async (c) => {
       // Left to the SDK, which answers with a JSON-RPC parse error.
     }
   }
+  const auth = await authenticate(c.req.raw, c.env, c.executionCtx as ExecutionContext, config);
+  if (auth instanceof Response) return auth;
 
   const lease = await acquireLimits(c.env, config, auth, parsedBody);
   if (lease && !lease.ok) return tooManyRequests(lease);

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
+import { ApiKeyRecordSchema, type ApiKeyRecord } from "./auth/api-key-record";
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -108,16 +109,7 @@ export interface Config {
   maxRequestBytes: number;
 }
 
-export const SCOPES = ["read", "write", "admin"] as const;
-
-/** One API key as stored (in the API_KEYS secret): never the key itself. */
-export const ApiKeyRecordSchema = z.object({
-  name: z.string().min(1).max(100),
-  /** hex SHA-256 of the key */
-  hash: z.string().regex(/^[0-9a-f]{64}$/, "hash must be 64 hex characters (SHA-256)"),
-  scopes: z.array(z.enum(SCOPES)).min(1),
-});
-export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+export { SCOPES, ApiKeyRecordSchema, type ApiKeyRecord } from "./auth/api-key-record";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -4,10 +4,13 @@
  * dev, one per deployment configuration the tests need.
  */
 import type { TestProject } from "vitest/node";
+import { createHash, randomBytes } from "node:crypto";
+import { freePort } from "../../scripts/lib/ports";
 import { startEmbeddedPostgres, type RunningPostgres } from "../../scripts/lib/postgres";
 import { migrate } from "../../scripts/lib/migrate";
 import { buildWorker, startWorker, type RunningWorker } from "../../scripts/lib/worker";
 import { startNeonProxy, type RunningProxy } from "../../scripts/lib/neon-proxy";
+import { startPgliteVector } from "../../scripts/lib/pglite";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -20,7 +23,32 @@ declare module "vitest" {
     smallMcpUrl: string;
     /** The same Worker under `wrangler dev`, as `npm run dev` runs it. */
     devMcpUrl: string;
+    /** PGlite with pgvector (the embedded PostgreSQL has none), and a Worker on it. */
+    vectorDatabaseUrl: string;
+    vectorMcpUrl: string;
+    /** AUTH_MODE=required with API keys (tokens in `apiKeys`), small rate limits, audit on. */
+    authMcpUrl: string;
+    apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB", string>;
+    /** OAuth enabled: PUBLIC_URL is this Worker's origin; the consent password is `oauthPassword`. */
+    oauthMcpUrl: string;
+    oauthPassword: string;
+    /** READ_ONLY=true deployment, API keys as above (the admin key is capped at read). */
+    readOnlyMcpUrl: string;
   }
+}
+
+const OAUTH_PASSWORD = "correct horse battery staple";
+
+/** Test API keys: the tokens for the tests, and the API_KEYS secret (hashes only) for the Workers. */
+function makeKeys() {
+  const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"] } as const;
+  const tokens = {} as Record<keyof typeof scopes, string>;
+  const records = [];
+  for (const [name, s] of Object.entries(scopes) as [keyof typeof scopes, readonly string[]][]) {
+    tokens[name] = `pgm_test_${name}_${randomBytes(16).toString("hex")}`;
+    records.push({ name, hash: createHash("sha256").update(tokens[name]).digest("hex"), scopes: s });
+  }
+  return { tokens, secret: JSON.stringify(records) };
 }
 
 export default async function setup(project: TestProject) {
@@ -37,6 +65,8 @@ export default async function setup(project: TestProject) {
     }
     await migrate(databaseUrl);
     buildWorker();
+    const keys = makeKeys();
+    const oauthPort = await freePort();
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
     // Local, unauthenticated Workers (auth is tested on its own Workers in auth.test.ts); no rate limits so the suite is not throttled.
@@ -46,16 +76,30 @@ export default async function setup(project: TestProject) {
       startWorker({ databaseUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
       startWorker({ databaseUrl, vars: { ...open, TOOL_GROUPS: "query", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500" } }),
       startWorker({ databaseUrl, mode: "wrangler", vars: open }),
+      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
+      startWorker({ databaseUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),
+      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0" } }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const [main, neon, small, dev] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const pglite = await startPgliteVector();
+    started.push(pglite);
+    const vectorWorker = await startWorker({ databaseUrl: pglite.url, vars: open });
+    started.push(vectorWorker);
+    project.provide("vectorDatabaseUrl", pglite.url);
+    project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
+    const [main, neon, small, dev, auth, oauth, readOnly] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
     project.provide("mcpUrl", main!.mcpUrl);
     project.provide("neonMcpUrl", neon!.mcpUrl);
     project.provide("smallMcpUrl", small!.mcpUrl);
     project.provide("devMcpUrl", dev!.mcpUrl);
+    project.provide("authMcpUrl", auth!.mcpUrl);
+    project.provide("apiKeys", keys.tokens);
+    project.provide("oauthMcpUrl", oauth!.mcpUrl);
+    project.provide("oauthPassword", OAUTH_PASSWORD);
+    project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;

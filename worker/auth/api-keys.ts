@@ -4,7 +4,7 @@
  * time, without stopping at the first match, so timing says nothing about
  * which key or how much of it matched.
  */
-import type { ApiKeyRecord } from "../config";
+import type { ApiKeyRecord } from "./api-key-record";
 
 /** Every key starts with this, so logs and scanners can recognise a leaked one. */
 export const API_KEY_PREFIX = "pgm_";

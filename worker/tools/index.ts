@@ -1,5 +1,6 @@
 /** Every tool, in listing order. Groups are enabled per deployment (TOOL_GROUPS). */
 import { queryTools } from "./query.tools";
+import { auditTools } from "./audit.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...auditTools] as unknown as ToolDefinition[];

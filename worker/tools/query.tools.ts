@@ -9,7 +9,7 @@ import { checkReadOnly } from "../sql/readonly";
 import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
-import { READ, WRITE, defineTool } from "./registry";
+import { READ, WRITE, defineTool, scopeAllows } from "./registry";
 
 /** Bind parameter values: any JSON value (arrays bind as PostgreSQL arrays, objects as json text). */
 export const paramsSchema = z.array(z.unknown()).max(1000).optional().describe("Values for $1, $2, ...");
@@ -132,6 +132,9 @@ export const queryExplain = defineTool({
   }),
   output: ExplainOutput,
   annotations: READ,
+  // ANALYZE of a write executes it (then rolls back): that is worth a line in the audit log.
+  audit: (args) => !!args.analyze && !checkReadOnly(args.sql).ok,
+  cost: "expensive",
   async handler(args, ctx) {
     const statement = oneStatement(args.sql);
     if (statement.tokens[0]?.value === "explain") throw new ToolError("invalid_statement", "pass the statement without EXPLAIN", "use the analyze, buffers and verbose options instead");
@@ -139,6 +142,9 @@ export const queryExplain = defineTool({
     // A write explained without ANALYZE is not executed, so READ ONLY holds. With ANALYZE it runs, then is rolled back.
     const readOnly = read.ok || !args.analyze;
     if (!read.ok && read.reason.includes("effects outside the transaction")) throw new ToolError("read_only", `pg_query_explain refused the statement: ${read.reason}`);
+    if (!readOnly && !scopeAllows(ctx.principal.scopes, "write")) {
+      throw new ToolError("insufficient_scope", "EXPLAIN ANALYZE executes the statement, and this one writes: it needs the write scope", "run it without analyze to see the plan");
+    }
     const options = ["FORMAT JSON"];
     if (args.analyze) options.push("ANALYZE");
     if (args.buffers) options.push("BUFFERS");
