@@ -17,6 +17,8 @@ import { jsonSchema, scopeAllows, type ToolContext, type ToolDefinition } from "
 import type { Principal } from "../auth/principal";
 import { recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
+import { registerResources } from "./resources";
+import { registerPrompts } from "./prompts";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
@@ -94,6 +96,26 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   if (!parsed.success) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
   }
+  const started = Date.now();
+  const audited = shouldAudit(def, parsed.data);
+  return withToolContext(rc, async (ctx) => {
+    try {
+      const out = await def.handler(parsed.data, ctx);
+      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
+      const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
+      return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
+    } catch (e) {
+      const info = toErrorInfo(e);
+      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
+      const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
+      // No structuredContent: clients validate it against the output schema even on errors.
+      return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
+    }
+  });
+}
+
+/** Runs `fn` with a tool context whose connection (opened on first use) is closed afterwards. Tools, resources and prompts share it. */
+export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>): Promise<T> {
   let session: DbSession | undefined;
   const ctx: ToolContext = {
     config: rc.config,
@@ -101,19 +123,8 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
     principal: rc.principal,
     sql: requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
   };
-  const started = Date.now();
-  const audited = shouldAudit(def, parsed.data);
   try {
-    const out = await def.handler(parsed.data, ctx);
-    if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
-    const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
-    return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
-  } catch (e) {
-    const info = toErrorInfo(e);
-    if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
-    const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
-    // No structuredContent: clients validate it against the output schema even on errors.
-    return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
+    return await fn(ctx);
   } finally {
     if (session) rc.waitUntil(session.close());
   }
@@ -129,5 +140,7 @@ export function buildServer(rc: RequestContext): McpServer {
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
   });
+  registerResources(mcp, rc);
+  registerPrompts(mcp, rc);
   return mcp;
 }

@@ -1,6 +1,9 @@
 /** Every tool, in listing order. Groups are enabled per deployment (TOOL_GROUPS). */
 import { queryTools } from "./query.tools";
 import { auditTools } from "./audit.tools";
+import { schemaTools } from "./schema.tools";
+import { adminTools } from "./admin.tools";
+import { monitorTools } from "./monitor.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...auditTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...auditTools] as unknown as ToolDefinition[];

@@ -1,0 +1,106 @@
+/**
+ * MCP resources: the database schema, browsable.
+ *
+ *   postgres://schema/{schema}/{table}   one table/view in full (as pg_schema_describe)
+ *   postgres://schema/{schema}           the objects of a schema
+ *   postgres://health                    the health report (as pg_monitor_health)
+ *
+ * resources/list lists the tables, views and materialized views, paged with
+ * the protocol's opaque cursor (nextCursor). Registration does no database
+ * work; each read opens one connection (withToolContext) and closes it.
+ */
+import { McpServer, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate } from "@modelcontextprotocol/server";
+import { quoteIdent } from "../sql/ident";
+import { ToolError, formatError, toErrorInfo } from "../tools/errors";
+import { renderRows, prettyBytes } from "../tools/catalog";
+import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
+import { healthReport, renderHealth } from "../tools/monitor.tools";
+import { guardText } from "./guard";
+import { withToolContext, type RequestContext } from "./server";
+
+export const RESOURCE_PAGE_SIZE = 100;
+const TEXT = "text/plain";
+const TABLE_KINDS = ["table", "view", "matview"];
+
+export const tableUri = (schema: string, table: string) => `postgres://schema/${encodeURIComponent(schema)}/${encodeURIComponent(table)}`;
+
+/** Opaque to clients; for us, the offset of the next page. */
+const encodeCursor = (offset: number) => btoa(JSON.stringify({ o: offset }));
+function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  try {
+    const o = (JSON.parse(atob(cursor)) as { o?: unknown }).o;
+    if (typeof o === "number" && Number.isInteger(o) && o >= 0) return o;
+  } catch {
+    // fall through
+  }
+  throw new ProtocolError(ProtocolErrorCode.InvalidParams, "invalid cursor");
+}
+
+function variable(v: string | string[] | undefined): string {
+  const s = Array.isArray(v) ? v.join(",") : (v ?? "");
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid percent-encoding in ${s}`);
+  }
+}
+
+export function registerResources(mcp: McpServer, rc: RequestContext): void {
+  mcp.server.registerCapabilities({ resources: { listChanged: false } });
+  const guard = (text: string) => (rc.config.injectionGuard ? guardText(text) : text);
+  /** Database work for one read; a tool failure (no such table) becomes a protocol error naming the URI. */
+  const read = async (uri: URL, fn: Parameters<typeof withToolContext<string>>[1]) => {
+    try {
+      const text = await withToolContext(rc, fn);
+      return { contents: [{ uri: uri.href, mimeType: TEXT, text: guard(text) }] };
+    } catch (e) {
+      if (e instanceof ToolError && e.code === "not_found") throw new ResourceNotFoundError(uri.href, e.message);
+      if (e instanceof ProtocolError) throw e;
+      throw new ProtocolError(ProtocolErrorCode.InternalError, formatError(toErrorInfo(e)));
+    }
+  };
+
+  mcp.registerResource(
+    "table",
+    new ResourceTemplate("postgres://schema/{schema}/{table}", { list: undefined }),
+    { title: "Table or view", description: "Columns, keys, foreign keys both ways, indexes, constraints, size", mimeType: TEXT },
+    (uri, vars) => read(uri, async (ctx) => renderDescribed(await describeObject(ctx.sql, `${quoteIdent(variable(vars.schema))}.${quoteIdent(variable(vars.table))}`))),
+  );
+
+  mcp.registerResource(
+    "schema",
+    new ResourceTemplate("postgres://schema/{schema}", { list: undefined }),
+    { title: "Schema", description: "The tables, views, sequences and functions of one schema", mimeType: TEXT },
+    (uri, vars) =>
+      read(uri, async (ctx) => {
+        const schema = variable(vars.schema);
+        const { rows, nextOffset } = await listObjects(ctx.sql, { schema, limit: 1000 });
+        if (rows.length === 0) throw new ToolError("not_found", `no schema named ${schema}, or it is empty`);
+        return renderRows(
+          rows.map((r) => ({ ...r, bytes: r.bytes === null ? null : prettyBytes(r.bytes) })),
+          ["name", "kind", "rows", "bytes", "comment"],
+          nextOffset,
+        );
+      }),
+  );
+
+  mcp.registerResource("health", "postgres://health", { title: "Health report", description: "pg_monitor_health: each check ok/warn/critical with a reason", mimeType: TEXT }, (uri) =>
+    read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql))),
+  );
+
+  // The SDK's resources/list ignores the cursor; this one pages through the tables.
+  mcp.server.setRequestHandler("resources/list", async (request) => {
+    const offset = decodeCursor(request.params?.cursor);
+    const page = await withToolContext(rc, (ctx) => listObjects(ctx.sql, { kinds: TABLE_KINDS, limit: RESOURCE_PAGE_SIZE, offset }));
+    const resources = page.rows.map((r) => ({
+      uri: tableUri(String(r.schema), String(r.name)),
+      name: `${r.schema}.${r.name}`,
+      description: `${r.kind}${r.rows !== null ? `, ~${r.rows} rows` : ""}${r.comment ? `: ${r.comment}` : ""}`,
+      mimeType: TEXT,
+    }));
+    if (offset === 0) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT });
+    return { resources, ...(page.nextOffset !== undefined ? { nextCursor: encodeCursor(page.nextOffset) } : {}) };
+  });
+}
+
