@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from "../../scripts/lib/p
 import { migrate } from "../../scripts/lib/migrate";
 import { buildWorker, startWorker, type RunningWorker } from "../../scripts/lib/worker";
 import { startNeonProxy, type RunningProxy } from "../../scripts/lib/neon-proxy";
+import { startPgliteVector } from "../../scripts/lib/pglite";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,6 +23,9 @@ declare module "vitest" {
     smallMcpUrl: string;
     /** The same Worker under `wrangler dev`, as `npm run dev` runs it. */
     devMcpUrl: string;
+    /** PGlite with pgvector (the embedded PostgreSQL has none), and a Worker on it. */
+    vectorDatabaseUrl: string;
+    vectorMcpUrl: string;
     /** AUTH_MODE=required with API keys (tokens in `apiKeys`), small rate limits, audit on. */
     authMcpUrl: string;
     apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB", string>;
@@ -79,6 +83,12 @@ export default async function setup(project: TestProject) {
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
+    const pglite = await startPgliteVector();
+    started.push(pglite);
+    const vectorWorker = await startWorker({ databaseUrl: pglite.url, vars: open });
+    started.push(vectorWorker);
+    project.provide("vectorDatabaseUrl", pglite.url);
+    project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
     const [main, neon, small, dev, auth, oauth, readOnly] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
     project.provide("mcpUrl", main!.mcpUrl);

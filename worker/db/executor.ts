@@ -18,9 +18,38 @@ export interface WriteOptions {
   limits?: Partial<RunLimits>;
 }
 
+export interface ReadOptions {
+  /**
+   * Planner settings for this statement only, sent as `SET LOCAL name = value`
+   * in the same transaction (pgvector's `hnsw.ef_search`, `ivfflat.probes`, ...).
+   * Names must be in LOCAL_SETTINGS; values are checked there.
+   */
+  settings?: Record<string, string | number>;
+}
+
+/** Settings a tool may SET LOCAL for one read, each with the check its value must pass. */
+export const LOCAL_SETTINGS: Readonly<Record<string, (v: string | number) => boolean>> = {
+  "hnsw.ef_search": (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1000,
+  "hnsw.max_scan_tuples": (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2_147_483_647,
+  "hnsw.iterative_scan": (v) => v === "off" || v === "relaxed_order" || v === "strict_order",
+  "ivfflat.probes": (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 32768,
+  "ivfflat.max_probes": (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 32768,
+  "ivfflat.iterative_scan": (v) => v === "off" || v === "relaxed_order",
+};
+
+/** `SET LOCAL` statements for allowlisted settings; anything else is a programming error. */
+export function localSettings(settings: ReadOptions["settings"] = {}): string[] {
+  return Object.entries(settings).map(([name, value]) => {
+    const check = LOCAL_SETTINGS[name];
+    if (!check) throw new Error(`setting ${name} is not allowed per statement`);
+    if (!check(value)) throw new Error(`invalid value for ${name}: ${String(value)}`);
+    return `SET LOCAL ${name} = ${typeof value === "number" ? value : `'${value}'`}`;
+  });
+}
+
 export interface SqlExecutor {
   /** One statement in a READ ONLY transaction that is always rolled back. */
-  read(sql: string, params?: unknown[], limits?: Partial<RunLimits>): Promise<RowSet>;
+  read(sql: string, params?: unknown[], limits?: Partial<RunLimits>, opts?: ReadOptions): Promise<RowSet>;
   /** One statement in a READ WRITE transaction that commits (unless `rollback`). */
   write(sql: string, params?: unknown[], opts?: WriteOptions): Promise<RowSet>;
   /** One statement PostgreSQL refuses in a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, ...). */
@@ -64,8 +93,10 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
   const timeout = config.statementTimeoutMs;
   const exec: SqlExecutor = {
     inTransaction: false,
-    async read(sql, params = [], limits) {
-      return (await session()).run(sql, params, limitsOf(limits), transactionWrap({ readOnly: true, statementTimeoutMs: timeout, commit: false }));
+    async read(sql, params = [], limits, opts) {
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, commit: false });
+      if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
+      return (await session()).run(sql, params, limitsOf(limits), wrap);
     },
     async write(sql, params = [], opts = {}) {
       return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, commit: !opts.rollback }));

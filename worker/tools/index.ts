@@ -1,9 +1,11 @@
 /** Every tool, in listing order. Groups are enabled per deployment (TOOL_GROUPS). */
 import { queryTools } from "./query.tools";
 import { auditTools } from "./audit.tools";
+import { vectorTools } from "./vector.tools";
+import { codeTools } from "./code.tools";
 import { schemaTools } from "./schema.tools";
 import { adminTools } from "./admin.tools";
 import { monitorTools } from "./monitor.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...auditTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...auditTools, ...vectorTools, ...codeTools] as unknown as ToolDefinition[];

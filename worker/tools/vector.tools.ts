@@ -1,0 +1,520 @@
+/**
+ * Group `vector`: pgvector. Nearest-neighbour search, upserts, indexes and
+ * distances. Each call first reads the extension's version and schema (and the
+ * table's columns) in one catalog query, so a server without pgvector gets a
+ * clear answer instead of "type vector does not exist", features are matched to
+ * the installed version, and operators and types are schema-qualified (the
+ * extension need not be on the search_path). Vectors travel as bind
+ * parameters in pgvector's text form ('[1,2,3]'); names go through sql/ident.
+ */
+import { z } from "zod";
+import type { RowSet } from "../db/session";
+import { parseName, parseQualifiedName, quoteIdent, quoteQualified, MAX_IDENTIFIER_BYTES } from "../sql/ident";
+import { ToolError } from "./errors";
+import { RowSetSchema, renderRowSet } from "./format";
+import { ADDITIVE, READ, defineTool, type ToolAnnotations, type ToolContext } from "./registry";
+
+// ---------------------------------------------------------------------------
+// Metrics, types and what each pgvector version supports
+
+export const METRICS = ["l2", "ip", "cosine", "l1", "hamming", "jaccard"] as const;
+export type Metric = (typeof METRICS)[number];
+type VecType = "vector" | "halfvec" | "sparsevec" | "bit";
+
+const OPERATOR: Record<Metric, string> = { l2: "<->", ip: "<#>", cosine: "<=>", l1: "<+>", hamming: "<~>", jaccard: "<%>" };
+const BIT_METRICS: readonly Metric[] = ["hamming", "jaccard"];
+/** Largest finite value of each element type (float4, float2). */
+const MAX_ELEMENT: Record<VecType, number> = { vector: 3.4028234663852886e38, halfvec: 65504, sparsevec: 3.4028234663852886e38, bit: 1 };
+
+type Version = [number, number, number];
+const parseVersion = (v: string): Version => {
+  const [a = 0, b = 0, c = 0] = v.split(".").map((x) => parseInt(x, 10) || 0);
+  return [a, b, c];
+};
+const atLeast = (have: Version, want: string) => {
+  const w = parseVersion(want);
+  for (let i = 0; i < 3; i++) if (have[i] !== w[i]) return have[i]! > w[i]!;
+  return true;
+};
+
+// ---------------------------------------------------------------------------
+// Shared input fragments
+
+// tools/list goes into a model's context: these stay terse, and names are
+// checked by sql/ident's parser (which bounds their length) rather than by
+// repeating min/max lengths in every schema.
+const nameOf = (parts: number) =>
+  z.string().superRefine((v, ctx) => {
+    try {
+      parseName(v, parts);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+    }
+  });
+const identArg = nameOf(1);
+const tableArg = nameOf(2).describe("[schema.]table");
+const columnArg = identArg.optional().describe("default: the only vector column");
+/** JSON numbers, or pgvector's text form ('[1,2,3]', as a query returns it). */
+const vectorSchema = z.union([z.array(z.number()), z.string()]);
+const metricSchema = z.enum(METRICS).default("l2").describe("ip = negative inner product");
+
+// ---------------------------------------------------------------------------
+// The extension and the table, in one catalog read
+
+interface ColumnInfo {
+  name: string;
+  type: string;
+  typmod: number;
+  /** The type lives in the extension's schema. */
+  ext: boolean | null;
+  sqltype: string;
+}
+
+interface VectorColumn {
+  name: string;
+  type: VecType;
+  /** null: any dimension */
+  dims: number | null;
+}
+
+export interface Pgvector {
+  version: Version;
+  versionText: string;
+  /** Quoted schema of the extension, for qualified types and operators. */
+  schema: string;
+  table?: { sql: string; exists: boolean; columns: ColumnInfo[]; pk: string[] };
+}
+
+const INFO_SQL = `select e.extversion as version, n.nspname as schema,
+  case when e.oid is null then exists (select 1 from pg_available_extensions where name = 'vector') end as available,
+  c.oid is not null as table_exists,
+  (select coalesce(json_agg(json_build_object('name', a.attname, 'type', t.typname, 'typmod', a.atttypmod, 'ext', t.typnamespace = e.extnamespace, 'sqltype', format_type(a.atttypid, a.atttypmod)) order by a.attnum), '[]')
+     from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+  (select coalesce(json_agg(a.attname order by k.ord), '[]') from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
+     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum where i.indrelid = c.oid and i.indisprimary) as pk
+from (select to_regclass($1) as oid) c left join pg_extension e on e.extname = 'vector' left join pg_namespace n on n.oid = e.extnamespace`;
+
+/** What a server without pgvector answers, for every tool of the group. */
+export function pgvectorMissing(available: boolean): ToolError {
+  return available
+    ? new ToolError("extension_missing", "the pgvector extension (vector) is not installed in this database", "enable it with CREATE EXTENSION vector (e.g. through pg_query_write; needs the CREATE privilege on the database)")
+    : new ToolError("extension_missing", "the pgvector extension (vector) is not available on this server: it is not in pg_available_extensions", "install pgvector on the PostgreSQL server (or use a provider that ships it), then run CREATE EXTENSION vector");
+}
+
+/** Reads the installed pgvector (refusing when there is none) and, if given, the table's columns and primary key. */
+export async function pgvector(ctx: ToolContext, table?: string): Promise<Pgvector> {
+  const tableSql = table === undefined ? undefined : quoteQualified(parseQualifiedName(table));
+  const [row] = await ctx.sql.rows<{ version: string | null; schema: string | null; available: boolean | null; table_exists: boolean; columns: ColumnInfo[]; pk: string[] }>(INFO_SQL, [tableSql ?? null]);
+  if (!row?.version || !row.schema) throw pgvectorMissing(!!row?.available);
+  const info: Pgvector = { version: parseVersion(row.version), versionText: row.version, schema: quoteIdent(row.schema) };
+  if (tableSql) info.table = { sql: tableSql, exists: row.table_exists, columns: row.columns, pk: row.pk };
+  return info;
+}
+
+function needVersion(pv: Pgvector, want: string, what: string): void {
+  if (!atLeast(pv.version, want)) throw new ToolError("feature_not_supported", `${what} needs pgvector ${want} or later; this database has ${pv.versionText}`, "ALTER EXTENSION vector UPDATE after upgrading pgvector on the server");
+}
+
+function vectorType(c: ColumnInfo): VecType | undefined {
+  if (c.type === "bit") return "bit";
+  if (c.ext && (c.type === "vector" || c.type === "halfvec" || c.type === "sparsevec")) return c.type;
+  return undefined;
+}
+
+/** The table's vector column: the one named, or the only one. */
+function vectorColumn(pv: Pgvector, tableName: string, column?: string): VectorColumn {
+  const t = pv.table!;
+  if (!t.exists) throw new ToolError("undefined_table", `table ${tableName} does not exist`, "check the name (names are exact, case included); pg_vector_upsert with create: true makes one");
+  const pick = (c: ColumnInfo): VectorColumn => {
+    const type = vectorType(c);
+    if (!type) throw new ToolError("not_a_vector", `column ${c.name} is ${c.sqltype}, not vector, halfvec, sparsevec or bit`);
+    return { name: c.name, type, dims: c.typmod > 0 ? c.typmod : null };
+  };
+  if (column !== undefined) {
+    const c = t.columns.find((x) => x.name === column);
+    if (!c) throw new ToolError("undefined_column", `column ${column} does not exist in ${tableName}`, `columns: ${t.columns.map((x) => x.name).join(", ")}`);
+    return pick(c);
+  }
+  const candidates = t.columns.filter((c) => vectorType(c) !== undefined);
+  if (candidates.length === 1) return pick(candidates[0]!);
+  if (candidates.length === 0) throw new ToolError("not_a_vector", `${tableName} has no vector column`, `columns: ${t.columns.map((x) => `${x.name} ${x.sqltype}`).join(", ")}`);
+  throw new ToolError("ambiguous_column", `${tableName} has several vector columns (${candidates.map((c) => c.name).join(", ")})`, "pass column");
+}
+
+function checkMetric(pv: Pgvector, metric: Metric, type: VecType): void {
+  const bit = BIT_METRICS.includes(metric);
+  if (bit !== (type === "bit")) throw new ToolError("invalid_metric", `metric ${metric} does not apply to ${type} ${type === "bit" ? "columns (use hamming or jaccard)" : "columns (use l2, ip, cosine or l1)"}`);
+  if (metric === "l1" || bit) needVersion(pv, "0.7.0", `metric ${metric}`);
+}
+
+// ---------------------------------------------------------------------------
+// Vectors: validated here, sent as text
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A vector from JSON numbers or pgvector text; every element must be a finite number. */
+export function parseVector(input: number[] | string, label: string): number[] {
+  let values: number[];
+  if (typeof input === "string") {
+    const s = input.trim();
+    if (/^[01]+$/.test(s)) values = [...s].map(Number);
+    else {
+      const m = /^\[([\s\S]*)\]$/.exec(s);
+      if (!m) throw new ToolError("invalid_vector", `${label} is not a vector: expected an array of numbers or text like '[1,2,3]'`);
+      const parts = m[1]!.split(",").map((x) => x.trim());
+      values = parts.map((x, i) => {
+        if (!NUMBER.test(x)) throw new ToolError("invalid_vector", `${label}: element ${i + 1} is not a finite number ("${x.slice(0, 20)}")`);
+        return Number(x);
+      });
+    }
+  } else values = input;
+  if (values.length === 0) throw new ToolError("invalid_vector", `${label} is empty`);
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) throw new ToolError("invalid_vector", `${label}: element ${i + 1} is not a finite number (${String(values[i])})`);
+  return values;
+}
+
+/** The text form PostgreSQL parses for the column's type. */
+export function vectorLiteral(values: number[], type: VecType, label: string): string {
+  const max = MAX_ELEMENT[type];
+  if (type === "bit") {
+    const bad = values.findIndex((v) => v !== 0 && v !== 1);
+    if (bad >= 0) throw new ToolError("invalid_vector", `${label}: element ${bad + 1} is ${values[bad]}; a bit vector holds 0 and 1`);
+    return values.join("");
+  }
+  const over = values.findIndex((v) => Math.abs(v) > max);
+  if (over >= 0) throw new ToolError("invalid_vector", `${label}: element ${over + 1} (${values[over]}) is out of range for ${type} (max ${max})`);
+  if (type === "sparsevec") {
+    const parts: string[] = [];
+    values.forEach((v, i) => v !== 0 && parts.push(`${i + 1}:${v}`));
+    return `{${parts.join(",")}}/${values.length}`;
+  }
+  return `[${values.join(",")}]`;
+}
+
+function checkDims(values: number[], dims: number | null, label: string): void {
+  if (dims !== null && values.length !== dims) throw new ToolError("dimension_mismatch", `${label} has ${values.length} dimensions; the column has ${dims}`);
+}
+
+function inRange(name: string, v: number | undefined, min: number, max: number): void {
+  if (v !== undefined && (v < min || v > max)) throw new ToolError("invalid_option", `${name} must be from ${min} to ${max}, got ${v}`);
+}
+
+/** A cast target for a parameter: the extension's type, or bit(n). */
+const castType = (pv: Pgvector, type: VecType, dims: number) => (type === "bit" ? `bit(${dims})` : `${pv.schema}.${type}`);
+const operator = (pv: Pgvector, metric: Metric) => `OPERATOR(${pv.schema}.${OPERATOR[metric]})`;
+
+// ---------------------------------------------------------------------------
+// Structured filters: names through ident, values as parameters
+
+const FILTER_OPS = ["=", "!=", "<", "<=", ">", ">=", "in"] as const;
+
+const filterSchema = z
+  .array(
+    z.object({
+      column: identArg,
+      key: z.string().optional(),
+      op: z.enum(FILTER_OPS),
+      value: z.unknown(),
+    }),
+  )
+  .max(20)
+  .optional()
+  .describe("ANDed; key: a key of a jsonb column; in: value is an array");
+
+type Filter = NonNullable<z.infer<typeof filterSchema>>[number];
+type Scalar = string | number | boolean;
+const isScalar = (v: unknown): v is Scalar => typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+
+/** `WHERE` conditions for structured filters; appends their values to `params`. */
+export function filterSql(filters: Filter[], params: unknown[]): string[] {
+  return filters.map((f, i) => {
+    const label = `filter[${i}]`;
+    const col = quoteIdent(f.column);
+    let expr = col;
+    if (f.key !== undefined) {
+      params.push(f.key);
+      expr = `(${col} ->> $${params.length})`;
+    }
+    if (f.op === "in") {
+      if (!Array.isArray(f.value) || f.value.length === 0 || f.value.length > 1000 || !f.value.every(isScalar)) {
+        throw new ToolError("invalid_filter", `${label}: in needs a non-empty array (at most 1000) of strings, numbers or booleans`);
+      }
+      const values = f.value as Scalar[];
+      if (f.key !== undefined) {
+        const cast = values.every((v) => typeof v === "number") ? "numeric" : values.every((v) => typeof v === "boolean") ? "boolean" : "text";
+        if (cast !== "text") expr = `${expr}::${cast}`;
+        params.push(values.map(String));
+        return `${expr} = ANY($${params.length}::${cast}[])`;
+      }
+      params.push(values);
+      return `${expr} = ANY($${params.length})`;
+    }
+    if (f.value === null || f.value === undefined) {
+      if (f.op === "=") return `${expr} IS NULL`;
+      if (f.op === "!=") return `${expr} IS NOT NULL`;
+      throw new ToolError("invalid_filter", `${label}: ${f.op} needs a value`);
+    }
+    if (!isScalar(f.value)) throw new ToolError("invalid_filter", `${label}: value must be a string, number, boolean or null`);
+    if (f.key !== undefined && typeof f.value !== "string") expr = `${expr}::${typeof f.value === "number" ? "numeric" : "boolean"}`;
+    params.push(f.value);
+    return `${expr} ${f.op === "!=" ? "<>" : f.op} $${params.length}`;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// pg_vector_search
+
+export const vectorSearch = defineTool({
+  name: "pg_vector_search",
+  group: "vector",
+  title: "Nearest-neighbour vector search",
+  description: "k nearest rows to a vector (pgvector), optionally filtered: primary key, distance, chosen columns. efSearch (HNSW) / probes (IVFFlat) raise recall.",
+  scope: "read",
+  input: z.object({
+    table: tableArg,
+    column: columnArg,
+    vector: vectorSchema,
+    metric: metricSchema,
+    k: z.number().int().min(1).max(1000).default(10),
+    filter: filterSchema,
+    select: z.array(identArg).max(50).optional(),
+    efSearch: z.number().int().optional(),
+    probes: z.number().int().optional(),
+    iterative: z.boolean().optional().describe("for selective filters"),
+  }),
+  output: RowSetSchema,
+  annotations: READ,
+  async handler(args, ctx) {
+    const values = parseVector(args.vector, "vector");
+    inRange("efSearch", args.efSearch, 1, 1000);
+    inRange("probes", args.probes, 1, 32768);
+    const pv = await pgvector(ctx, args.table);
+    const col = vectorColumn(pv, args.table, args.column);
+    checkMetric(pv, args.metric, col.type);
+    checkDims(values, col.dims, "vector");
+    const params: unknown[] = [vectorLiteral(values, col.type, "vector")];
+    const distance = `${quoteIdent(col.name)} ${operator(pv, args.metric)} $1::${castType(pv, col.type, values.length)}`;
+    const keys = pv.table!.pk.map(quoteIdent);
+    const extra = (args.select ?? []).filter((c) => !pv.table!.pk.includes(c)).map(quoteIdent);
+    const where = filterSql(args.filter ?? [], params);
+    params.push(args.k);
+    let sql = `SELECT ${[...keys, `${distance} AS distance`, ...extra].join(", ")} FROM ${pv.table!.sql}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${distance} LIMIT $${params.length}`;
+
+    const settings: Record<string, string | number> = {};
+    // HNSW returns at most ef_search rows (default 40): raise it to k unless the caller chose.
+    if (args.efSearch !== undefined) settings["hnsw.ef_search"] = args.efSearch;
+    else if (args.k > 40) settings["hnsw.ef_search"] = args.k;
+    if (args.probes !== undefined) settings["ivfflat.probes"] = args.probes;
+    if (args.iterative) {
+      needVersion(pv, "0.8.0", "iterative index scans");
+      settings["hnsw.iterative_scan"] = "relaxed_order";
+      settings["ivfflat.iterative_scan"] = "relaxed_order";
+      // relaxed_order may return rows slightly out of order; sort the k rows again.
+      sql = `WITH r AS MATERIALIZED (${sql}) SELECT * FROM r ORDER BY distance`;
+    }
+    const rs = await ctx.sql.read(sql, params, { maxRows: args.k }, { settings });
+    return { structured: rs, text: renderRowSet(rs) };
+  },
+});
+
+// ---------------------------------------------------------------------------
+// pg_vector_upsert
+
+const UpsertOutput = z.object({ table: z.string(), created: z.boolean(), inserted: z.number(), updated: z.number() });
+
+/** Rows per call: one multi-row INSERT (3 parameters a row), so a call is atomic. */
+const MAX_UPSERT_ROWS = 1000;
+const MAX_DIMENSIONS = 16_000;
+
+const UPSERT_ANNOTATIONS: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
+
+export const vectorUpsert = defineTool({
+  name: "pg_vector_upsert",
+  group: "vector",
+  title: "Insert or update vectors",
+  description: `Insert or update rows (id, vector, jsonb metadata) by primary key, atomically. create: true makes the table (id, embedding vector(n), metadata) if missing.`,
+  scope: "write",
+  input: z.object({
+    table: tableArg,
+    column: columnArg,
+    rows: z
+      .array(z.object({ id: z.union([z.string(), z.number().int()]), vector: vectorSchema, metadata: z.record(z.string(), z.unknown()).optional() }))
+      .min(1)
+      .max(MAX_UPSERT_ROWS),
+    create: z.boolean().optional(),
+    dimensions: z.number().int().min(1).max(MAX_DIMENSIONS).optional().describe("for create"),
+  }),
+  output: UpsertOutput,
+  annotations: UPSERT_ANNOTATIONS,
+  async handler(args, ctx) {
+    const vectors = args.rows.map((r, i) => parseVector(r.vector, `rows[${i}].vector`));
+    const seen = new Set<string>();
+    args.rows.forEach((r, i) => {
+      const key = `${typeof r.id}:${r.id}`;
+      if (seen.has(key)) throw new ToolError("duplicate_id", `rows[${i}].id ${JSON.stringify(r.id)} appears twice in this call`);
+      seen.add(key);
+    });
+    const dims = args.dimensions ?? vectors[0]!.length;
+    vectors.forEach((v, i) => {
+      if (v.length !== dims) throw new ToolError("dimension_mismatch", `rows[${i}].vector has ${v.length} dimensions; expected ${dims}`);
+    });
+    const withMetadata = args.rows.some((r) => r.metadata !== undefined);
+
+    const pv = await pgvector(ctx, args.table);
+    const t = pv.table!;
+    let created = false;
+    let col: VectorColumn;
+    let idColumn: string;
+    if (!t.exists) {
+      if (!args.create) throw new ToolError("undefined_table", `table ${args.table} does not exist`, "pass create: true to create it");
+      if (dims > MAX_DIMENSIONS) throw new ToolError("dimension_mismatch", `vector(${dims}) exceeds pgvector's ${MAX_DIMENSIONS} dimensions`);
+      const idType = args.rows.every((r) => typeof r.id === "number") ? "bigint" : "text";
+      await ctx.sql.write(`CREATE TABLE IF NOT EXISTS ${t.sql} (id ${idType} PRIMARY KEY, embedding ${pv.schema}.vector(${dims}) NOT NULL, metadata jsonb)`);
+      created = true;
+      col = { name: "embedding", type: "vector", dims };
+      idColumn = "id";
+    } else {
+      col = vectorColumn(pv, args.table, args.column);
+      if (t.pk.length !== 1) throw new ToolError("no_primary_key", `${args.table} needs a one-column primary key to upsert by id (it has ${t.pk.length ? t.pk.join(", ") : "none"})`);
+      idColumn = t.pk[0]!;
+      if (withMetadata) {
+        const m = t.columns.find((c) => c.name === "metadata");
+        if (!m || (m.type !== "jsonb" && m.type !== "json")) throw new ToolError("undefined_column", `${args.table} has no json/jsonb column named metadata for the rows' metadata`);
+      }
+    }
+    vectors.forEach((v, i) => checkDims(v, col.dims, `rows[${i}].vector`));
+
+    // Unknown-typed parameters take the target columns' types, so no casts are needed.
+    const params: unknown[] = [];
+    const tuples = args.rows.map((r, i) => {
+      params.push(r.id, vectorLiteral(vectors[i]!, col.type, `rows[${i}].vector`));
+      if (withMetadata) params.push(r.metadata === undefined ? null : JSON.stringify(r.metadata));
+      const n = params.length;
+      return withMetadata ? `($${n - 2}, $${n - 1}, $${n})` : `($${n - 1}, $${n})`;
+    });
+    const id = quoteIdent(idColumn);
+    const vec = quoteIdent(col.name);
+    const sets = [`${vec} = EXCLUDED.${vec}`];
+    // Rows without metadata keep what they had.
+    if (withMetadata) sets.push(`metadata = COALESCE(EXCLUDED.metadata, _t.metadata)`);
+    const sql = `WITH u AS (INSERT INTO ${t.sql} AS _t (${[id, vec, ...(withMetadata ? ["metadata"] : [])].join(", ")}) VALUES ${tuples.join(", ")}
+ON CONFLICT (${id}) DO UPDATE SET ${sets.join(", ")} RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*)::int AS total FROM u`;
+    const rs = await ctx.sql.write(sql, params);
+    const [inserted, total] = rs.rows[0] as [number, number];
+    const type = `${col.type}(${col.dims ?? dims})`;
+    const structured = { table: t.sql, created, inserted, updated: total - inserted };
+    return { structured, text: `${created ? `created ${t.sql} (id, embedding ${type}, metadata jsonb); ` : ""}upserted ${total}: ${inserted} inserted, ${total - inserted} updated` };
+  },
+});
+
+// ---------------------------------------------------------------------------
+// pg_vector_create_index
+
+const IndexOutput = z.object({ index: z.string(), sql: z.string() });
+
+/** The longest prefix of `s` that fits PostgreSQL's identifier length. */
+function fitName(s: string): string {
+  const enc = new TextEncoder();
+  let out = s;
+  while (enc.encode(out).length > MAX_IDENTIFIER_BYTES) out = out.slice(0, -1);
+  return out;
+}
+
+export const vectorCreateIndex = defineTool({
+  name: "pg_vector_create_index",
+  group: "vector",
+  title: "Create a vector index",
+  description: "Index a vector column: HNSW (m, efConstruction) or IVFFlat (lists), for one metric (searches by that metric use it).",
+  scope: "write",
+  input: z.object({
+    table: tableArg,
+    column: columnArg,
+    method: z.enum(["hnsw", "ivfflat"]),
+    metric: metricSchema,
+    m: z.number().int().optional(),
+    efConstruction: z.number().int().optional(),
+    lists: z.number().int().optional(),
+    name: identArg.optional(),
+    concurrently: z.boolean().optional(),
+  }),
+  output: IndexOutput,
+  annotations: ADDITIVE,
+  async handler(args, ctx) {
+    if (args.method === "hnsw" && args.lists !== undefined) throw new ToolError("invalid_option", "lists is an IVFFlat option; HNSW takes m and efConstruction");
+    if (args.method === "ivfflat" && (args.m !== undefined || args.efConstruction !== undefined)) throw new ToolError("invalid_option", "m and efConstruction are HNSW options; IVFFlat takes lists");
+    const pv = await pgvector(ctx, args.table);
+    if (args.method === "hnsw") needVersion(pv, "0.5.0", "HNSW indexes");
+    inRange("m", args.m, 2, 100);
+    inRange("efConstruction", args.efConstruction, 4, 1000);
+    inRange("lists", args.lists, 1, 32768);
+    const col = vectorColumn(pv, args.table, args.column);
+    checkMetric(pv, args.metric, col.type);
+    if (args.method === "ivfflat" && (args.metric === "l1" || args.metric === "jaccard" || col.type === "sparsevec")) {
+      throw new ToolError("feature_not_supported", `IVFFlat has no operator class for ${col.type} with ${args.metric}`, "use method: hnsw");
+    }
+    if (col.type !== "vector" || args.metric === "l1") needVersion(pv, "0.7.0", `${col.type}_${args.metric}_ops`);
+    const opclass = `${col.type}_${args.metric}_ops`;
+    const options: string[] = [];
+    if (args.m !== undefined) options.push(`m = ${args.m}`);
+    if (args.efConstruction !== undefined) options.push(`ef_construction = ${args.efConstruction}`);
+    if (args.lists !== undefined) options.push(`lists = ${args.lists}`);
+    const table = parseQualifiedName(args.table);
+    const name = args.name ?? fitName(`${table.name}_${col.name}_${args.method}_${args.metric}`);
+    const sql = `CREATE INDEX${args.concurrently ? " CONCURRENTLY" : ""} ${quoteIdent(name)} ON ${pv.table!.sql} USING ${args.method} (${quoteIdent(col.name)} ${pv.schema}.${opclass})${options.length ? ` WITH (${options.join(", ")})` : ""}`;
+    if (args.concurrently) await ctx.sql.standalone(sql);
+    else await ctx.sql.write(sql);
+    return { structured: { index: name, sql }, text: `${sql}\n[CREATE INDEX]` };
+  },
+});
+
+// ---------------------------------------------------------------------------
+// pg_vector_distance
+
+export const vectorDistance = defineTool({
+  name: "pg_vector_distance",
+  group: "vector",
+  title: "Distance between vectors",
+  description: "Distance by metric between vectors a and b, or between a and the table's rows with primary keys ids.",
+  scope: "read",
+  input: z.object({
+    a: vectorSchema,
+    b: vectorSchema.optional(),
+    table: tableArg.optional(),
+    column: columnArg,
+    ids: z.array(z.union([z.string(), z.number()])).min(1).max(1000).optional(),
+    metric: metricSchema,
+  }),
+  output: RowSetSchema,
+  annotations: READ,
+  async handler(args, ctx) {
+    if ((args.b === undefined) === (args.table === undefined)) throw new ToolError("invalid_arguments", "pass either b (a second vector) or table and ids");
+    const a = parseVector(args.a, "a");
+    let rs: RowSet;
+    if (args.b !== undefined) {
+      const b = parseVector(args.b, "b");
+      if (a.length !== b.length) throw new ToolError("dimension_mismatch", `a has ${a.length} dimensions, b has ${b.length}`);
+      const pv = await pgvector(ctx);
+      const type: VecType = BIT_METRICS.includes(args.metric) ? "bit" : "vector";
+      checkMetric(pv, args.metric, type);
+      const cast = castType(pv, type, a.length);
+      rs = await ctx.sql.read(`SELECT $1::${cast} ${operator(pv, args.metric)} $2::${cast} AS distance`, [vectorLiteral(a, type, "a"), vectorLiteral(b, type, "b")]);
+    } else {
+      if (!args.ids) throw new ToolError("invalid_arguments", "with table, pass ids (primary key values of the rows to compare with)", "pg_vector_search finds the nearest rows instead");
+      const pv = await pgvector(ctx, args.table);
+      const col = vectorColumn(pv, args.table!, args.column);
+      checkMetric(pv, args.metric, col.type);
+      checkDims(a, col.dims, "a");
+      const pk = pv.table!.pk;
+      if (pk.length !== 1) throw new ToolError("no_primary_key", `${args.table} needs a one-column primary key to look rows up by id`);
+      const id = quoteIdent(pk[0]!);
+      rs = await ctx.sql.read(
+        `SELECT ${id}, ${quoteIdent(col.name)} ${operator(pv, args.metric)} $1::${castType(pv, col.type, a.length)} AS distance FROM ${pv.table!.sql} WHERE ${id} = ANY($2) ORDER BY 2`,
+        [vectorLiteral(a, col.type, "a"), args.ids],
+      );
+    }
+    return { structured: rs, text: renderRowSet(rs) };
+  },
+});
+
+export const vectorTools = [vectorSearch, vectorUpsert, vectorCreateIndex, vectorDistance];
