@@ -45,8 +45,9 @@ export async function authenticate(request: Request, env: Env, ctx: ExecutionCon
     const props = (ctx as ExecutionContext & { props?: Partial<AuthProps> }).props;
     const auth = (ctx as ExecutionContext & { auth?: { scope?: string[]; clientId?: string } }).auth;
     if (!props?.principalId) return unauthorized(request.url, "missing credentials");
-    // An OAuth token carries the scopes granted at consent; an API key its stored scopes.
-    return makePrincipal(props.principalId, auth?.scope ?? props.scopes ?? [], config);
+    // An OAuth token carries the scopes granted at consent (possibly narrowed later); an API key its stored scopes.
+    const scopes = props.principalId.startsWith("oauth:") ? (auth?.scope ?? []) : (props.scopes ?? []);
+    return makePrincipal(props.principalId, scopes, config);
   }
   if (config.auth.mode === "none") {
     const host = new URL(request.url).hostname;
