@@ -57,11 +57,11 @@ export function buildWorker(): string {
   return BUILD_DIR;
 }
 
-const NODELAY = join(PROJECT_ROOT, "scripts", "lib", "tcp-nodelay.cjs");
+const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixes.cjs");
 
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
   const dir = buildWorker();
-  createRequire(import.meta.url)(NODELAY);
+  createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
   const { Miniflare, Log, LogLevel } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(PROJECT_ROOT, "wrangler.toml"));
@@ -94,7 +94,7 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
     env: {
       ...process.env,
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: opts.databaseUrl,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${NODELAY}`.trim(),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${LOCAL_PROXY_FIXES}`.trim(),
       WRANGLER_SEND_METRICS: "false",
       NO_COLOR: "1",
     },
