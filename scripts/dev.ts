@@ -1,24 +1,40 @@
 /**
  * `npm run dev`: a real PostgreSQL (embedded, or DATABASE_URL), the demo
  * migrations, and the Worker under `wrangler dev`. Ctrl-C stops everything.
+ * `npm run dev -- --vector`: PGlite with pgvector instead of the embedded
+ * PostgreSQL (which has no pgvector), for the vector tools.
  */
 import { startEmbeddedPostgres, type RunningPostgres } from "./lib/postgres";
+import { startPgliteVector } from "./lib/pglite";
 import { migrate } from "./lib/migrate";
 import { startWorker } from "./lib/worker";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "./lib/worker";
 
 const port = Number(process.env.PORT ?? 8787);
-let pg: RunningPostgres | undefined;
+const vector = process.argv.includes("--vector");
+let pg: Pick<RunningPostgres, "stop"> | undefined;
 let databaseUrl = process.env.DATABASE_URL;
 
-if (!databaseUrl) {
+if (!databaseUrl && vector) {
+  console.log("Starting PGlite with pgvector...");
+  const pglite = await startPgliteVector({ dataDir: process.env.PGLITE_DATA_DIR ?? join(PROJECT_ROOT, ".data", "pglite") });
+  pg = pglite;
+  databaseUrl = pglite.url;
+  const applied = await migrate(pglite.url);
+  console.log(`PGlite (PostgreSQL in WebAssembly) with pgvector ready on port ${pglite.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}
+  Limits: one database backend behind a connection multiplexer, so clients take turns (an open
+  transaction makes the others wait); no pg_stat_statements or other server-wide extensions;
+  no authentication; slower than native PostgreSQL. For trying the vector tools, not for load.`);
+} else if (!databaseUrl) {
   console.log("Starting embedded PostgreSQL...");
-  pg = await startEmbeddedPostgres({ dataDir: process.env.PG_DATA_DIR ?? join(PROJECT_ROOT, ".data", "postgres") });
-  databaseUrl = pg.url;
-  const applied = await migrate(databaseUrl);
-  console.log(`PostgreSQL ready on port ${pg.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}`);
+  const embedded = await startEmbeddedPostgres({ dataDir: process.env.PG_DATA_DIR ?? join(PROJECT_ROOT, ".data", "postgres") });
+  pg = embedded;
+  databaseUrl = embedded.url;
+  const applied = await migrate(embedded.url);
+  console.log(`PostgreSQL ready on port ${embedded.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}`);
 } else {
+  if (vector) console.log("--vector ignored: DATABASE_URL is set (the vector tools need pgvector on that database).");
   console.log("Using DATABASE_URL (migrations not applied; run them yourself if you want the demo schema).");
 }
 

@@ -15,6 +15,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { mkdirSync } from "node:fs";
 import { freePort } from "./ports";
 
 export interface RunningPglite {
@@ -34,6 +35,7 @@ export interface StartPgliteOptions {
 }
 
 export async function startPgliteVector(opts: StartPgliteOptions = {}): Promise<RunningPglite> {
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extensions: { vector }, relaxedDurability: true });
   await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
   const port = opts.port ?? (await freePort());

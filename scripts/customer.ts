@@ -1,0 +1,55 @@
+/**
+ * `npm run customer -- <name>`: customers/<name>.json -> .deploy/<name>/wrangler.json,
+ * checked with `wrangler deploy --dry-run` (offline), with the bundle size.
+ * `npm run customer -- <name> --deploy` then deploys it for real.
+ */
+import { readFileSync, mkdirSync, writeFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { execFileSync } from "node:child_process";
+import { gzipSync } from "node:zlib";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { experimental_readRawConfig } from "wrangler";
+import { CustomerSchema } from "./customers/schema";
+import { customerConfig, headerComment, secretsFor } from "./customers/generate";
+
+const ROOT = join(import.meta.dirname, "..");
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+
+export interface BuiltCustomer {
+  configPath: string;
+  bundleBytes: number;
+  gzipBytes: number;
+  secrets: string[];
+}
+
+export function buildCustomer(name: string, file = join(ROOT, "customers", `${name}.json`)): BuiltCustomer & { config: Record<string, unknown> } {
+  const parsed = CustomerSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  if (!parsed.success) throw new Error(`${file} is invalid:\n${z.prettifyError(parsed.error)}`);
+  const customer = parsed.data;
+  const outDir = join(ROOT, ".deploy", customer.name);
+  mkdirSync(outDir, { recursive: true });
+  const base = experimental_readRawConfig({ config: join(ROOT, "wrangler.toml") }).rawConfig as Record<string, unknown>;
+  const configPath = join(outDir, "wrangler.jsonc");
+  const config = customerConfig(customer, base, relative(outDir, join(ROOT, base.main as string)));
+  writeFileSync(configPath, headerComment(customer) + JSON.stringify(config, null, 2));
+  const dist = join(outDir, "dist");
+  execFileSync(WRANGLER, ["deploy", "--dry-run", "--config", configPath, "--outdir", dist], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const bundle = join(dist, "index.js");
+  return { config, configPath, bundleBytes: statSync(bundle).size, gzipBytes: gzipSync(readFileSync(bundle)).length, secrets: secretsFor(customer) };
+}
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { deploy: { type: "boolean", default: false } } });
+  const name = positionals[0];
+  if (!name) {
+    console.error("usage: npm run customer -- <name> [--deploy]   (reads customers/<name>.json)");
+    process.exit(2);
+  }
+  const built = buildCustomer(name);
+  const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  console.log(`config: ${relative(ROOT, built.configPath)}`);
+  console.log(`bundle: ${kb(built.bundleBytes)}, ${kb(built.gzipBytes)} gzipped (Workers limit: 3 MiB gzipped on Free, 10 MiB on Paid)`);
+  console.log(`secrets to put: ${built.secrets.map((s) => `npx wrangler secret put ${s} --config ${relative(ROOT, built.configPath)}`).join("\n                ")}`);
+  if (values.deploy) execFileSync(WRANGLER, ["deploy", "--config", built.configPath], { cwd: ROOT, stdio: "inherit" });
+}

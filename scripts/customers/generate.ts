@@ -1,0 +1,60 @@
+/**
+ * Turns a customer file into a wrangler config: the base wrangler.toml (the
+ * same Worker, Durable Objects, migrations and flags, so nothing drifts) with
+ * the customer's name, database binding, groups, limits and origins laid over
+ * it. Secrets are never in the file; the result lists which ones to put.
+ */
+import type { Customer } from "./schema";
+
+export function secretsFor(c: Customer): string[] {
+  const secrets = ["API_KEYS"];
+  if (c.database.driver === "neon") secrets.push("DATABASE_URL");
+  if (c.publicUrl) secrets.push("OAUTH_ADMIN_PASSWORD");
+  return secrets;
+}
+
+export function customerVars(c: Customer): Record<string, string> {
+  const vars: Record<string, string> = {
+    DB_DRIVER: c.database.driver,
+    TOOL_GROUPS: c.toolGroups === "all" ? "all" : c.toolGroups.join(","),
+    READ_ONLY: String(c.readOnly),
+    AUTH_MODE: "required",
+  };
+  const l = c.limits;
+  const set = (k: string, v: number | undefined) => v !== undefined && (vars[k] = String(v));
+  set("STATEMENT_TIMEOUT_MS", l.statementTimeoutMs);
+  set("MAX_ROWS", l.maxRows);
+  set("MAX_RESULT_BYTES", l.maxResultBytes);
+  set("RATE_LIMIT_PER_MINUTE", l.callsPerMinute);
+  set("RATE_LIMIT_EXPENSIVE_PER_MINUTE", l.expensivePerMinute);
+  set("RATE_LIMIT_CODE_PER_MINUTE", l.codePerMinute);
+  set("MAX_CONCURRENT_REQUESTS", l.maxConcurrentRequests);
+  set("MAX_REQUEST_BYTES", l.maxRequestBytes);
+  if (c.allowedOrigins) vars.ALLOWED_ORIGINS = c.allowedOrigins.join(",");
+  if (c.allowedHosts) vars.ALLOWED_HOSTS = c.allowedHosts.join(",");
+  if (c.publicUrl) vars.PUBLIC_URL = c.publicUrl;
+  return vars;
+}
+
+export function headerComment(c: Customer): string {
+  return `// Generated from customers/${c.name}.json by npm run customer. Edit that file, not this one.\n// Secrets to put: ${secretsFor(c).join(", ")}\n`;
+}
+
+/**
+ * The customer's wrangler config (JSON). `base` is the raw base config;
+ * `mainPath` is the Worker entry relative to where the file will be written.
+ */
+export function customerConfig(c: Customer, base: Record<string, unknown>, mainPath: string): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    ...base,
+    name: `pg-mcp-${c.name}`,
+    main: mainPath,
+    vars: { ...(base.vars as Record<string, string>), ...customerVars(c) },
+  };
+  if (c.database.driver === "hyperdrive") config.hyperdrive = [{ binding: "HYPERDRIVE", id: c.database.hyperdriveId }];
+  else delete config.hyperdrive;
+  if (c.oauthKvId) config.kv_namespaces = [{ binding: "OAUTH_KV", id: c.oauthKvId }];
+  else delete config.kv_namespaces;
+  if (c.customDomains?.length) config.routes = c.customDomains.map((pattern) => ({ pattern, custom_domain: true }));
+  return config;
+}
