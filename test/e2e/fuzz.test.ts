@@ -44,7 +44,7 @@ function randomValue(r: Rand, depth = 0): unknown {
     case "big":
       return "y".repeat(Math.floor(r() * 100_000));
     default:
-      return pick(r, [{ toString: "x" }, [[[[[]]]]], { "": "" }]);
+      return pick<unknown>(r, [{ toString: "x" }, [[[[[]]]]], { "": "" }]);
   }
 }
 
