@@ -158,7 +158,7 @@ where ${where} order by c.relpages desc, 1, 2, 3`;
   round(100.0 * s.n_dead_tup / nullif(s.n_live_tup + s.n_dead_tup, 0), 1)::float8 as dead_pct,
   greatest(s.last_vacuum, s.last_autovacuum) as last_vacuum, greatest(s.last_analyze, s.last_autoanalyze) as last_analyze, ${lastScans},
   c.relpages::float8 * current_setting('block_size')::int as bytes,
-  (select round(greatest(0, 100 * (1 - c.reltuples * (28 + sum(st.avg_width)) / (c.relpages::numeric * current_setting('block_size')::int))), 1)::float8
+  (select round(greatest(0, 100 * (1 - c.reltuples::numeric * (28 + sum(st.avg_width)) / (c.relpages::numeric * current_setting('block_size')::int))), 1)::float8
      from pg_stats st where st.schemaname = s.schemaname and st.tablename = s.relname and c.relpages > 0 and c.reltuples > 0 having count(*) > 0) as bloat_pct,
   round(io.heap_blks_hit::numeric / nullif(io.heap_blks_hit + io.heap_blks_read, 0), 4)::float8 as hit_ratio
 from pg_stat_all_tables s join pg_class c on c.oid = s.relid left join pg_statio_all_tables io on io.relid = s.relid
