@@ -86,6 +86,22 @@ export class Limits extends DurableObject {
     this.#inFlight.delete(lease);
   }
 
+  #openTx = new Map<string, number>(); // tx id -> expires at (ms)
+
+  /** Reserves a slot for an open transaction (each holds a database connection). */
+  openTx(txId: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+    const now = Date.now();
+    // A slot whose release was lost frees itself when its transaction's deadline passes.
+    for (const [id, exp] of this.#openTx) if (exp < now) this.#openTx.delete(id);
+    if (this.#openTx.size >= max) return { ok: false, open: this.#openTx.size };
+    this.#openTx.set(txId, expiresAtMs);
+    return { ok: true, open: this.#openTx.size };
+  }
+
+  closeTx(txId: string): void {
+    this.#openTx.delete(txId);
+  }
+
   #refill(key: string, perMinute: number, now: number): Bucket {
     let b = this.#buckets.get(key);
     if (!b) {

@@ -72,6 +72,14 @@ const ConfigSchema = z.object({
   /** Wrap database rows in the text content in unguessable data boundaries. */
   INJECTION_GUARD: bool.default("true"),
   MAX_REQUEST_BYTES: intVar("MAX_REQUEST_BYTES", 1_000_000, 1_000, 50_000_000),
+  /** lock_timeout for every statement: a statement waiting longer for a lock fails (55P03) instead of hanging. */
+  LOCK_TIMEOUT_MS: intVar("LOCK_TIMEOUT_MS", 10_000, 0, 600_000),
+  /** A transaction held across calls (pg_tx_*) ends, rolled back, after this long idle. At most 60 s. */
+  TX_IDLE_TIMEOUT_MS: intVar("TX_IDLE_TIMEOUT_MS", 30_000, 500, 60_000),
+  /** ... and when it is this old, however busy. */
+  TX_MAX_AGE_MS: intVar("TX_MAX_AGE_MS", 300_000, 1_000, 3_600_000),
+  /** Open transactions per deployment (each holds a database connection). */
+  MAX_OPEN_TRANSACTIONS: intVar("MAX_OPEN_TRANSACTIONS", 20, 1, 10_000),
 });
 
 export interface Config {
@@ -107,6 +115,16 @@ export interface Config {
   injectionGuard: boolean;
   /** @default 1000000 */
   maxRequestBytes: number;
+  /** @default 10000 */
+  lockTimeoutMs: number;
+  tx: {
+    /** @default 30000 (max 60000) */
+    idleTimeoutMs: number;
+    /** @default 300000 */
+    maxAgeMs: number;
+    /** @default 20 */
+    maxOpen: number;
+  };
 }
 
 export { SCOPES, ApiKeyRecordSchema, type ApiKeyRecord } from "./auth/api-key-record";
@@ -169,6 +187,8 @@ export function getConfig(env: Env): Config {
     maxConcurrentRequests: v.MAX_CONCURRENT_REQUESTS,
     injectionGuard: v.INJECTION_GUARD === "true",
     maxRequestBytes: v.MAX_REQUEST_BYTES,
+    lockTimeoutMs: v.LOCK_TIMEOUT_MS,
+    tx: { idleTimeoutMs: v.TX_IDLE_TIMEOUT_MS, maxAgeMs: v.TX_MAX_AGE_MS, maxOpen: v.MAX_OPEN_TRANSACTIONS },
   };
   if (config.auth.oauth && !(env as { OAUTH_KV?: unknown }).OAUTH_KV) {
     throw new ConfigError("OAuth needs a KV namespace bound as OAUTH_KV: add [[kv_namespaces]] binding = \"OAUTH_KV\" to wrangler.toml");

@@ -8,6 +8,7 @@ import { oauthProvider } from "./auth/oauth";
 
 export { Limits } from "../durable-objects/limits";
 export { AuditLog } from "../durable-objects/audit-log";
+export { TxSession } from "../durable-objects/tx-session";
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

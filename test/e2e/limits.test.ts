@@ -57,6 +57,7 @@ describe("tool groups", () => {
   it("lists only the enabled groups", async () => {
     const { tools } = await client.listTools();
     expect(tools.length).toBeGreaterThan(0);
-    for (const t of tools) expect(t.name).toMatch(/^pg_query_/);
+    for (const t of tools) expect(t.name).toMatch(/^pg_(query|tx)_/);
+    expect(tools.some((t) => t.name.startsWith("pg_tx_"))).toBe(true);
   });
 });

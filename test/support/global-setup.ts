@@ -70,11 +70,11 @@ export default async function setup(project: TestProject) {
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
     // Local, unauthenticated Workers (auth is tested on its own Workers in auth.test.ts); no rate limits so the suite is not throttled.
-    const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0" };
+    const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", LOCK_TIMEOUT_MS: "3000" };
     const workers = await Promise.allSettled([
       startWorker({ databaseUrl, vars: open }),
       startWorker({ databaseUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
-      startWorker({ databaseUrl, vars: { ...open, TOOL_GROUPS: "query", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500" } }),
+      startWorker({ databaseUrl, vars: { ...open, TOOL_GROUPS: "query,tx", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500", MAX_OPEN_TRANSACTIONS: "2" } }),
       startWorker({ databaseUrl, mode: "wrangler", vars: open }),
       startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
       startWorker({ databaseUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),

@@ -94,12 +94,12 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, commit: false });
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
       return (await session()).run(sql, params, limitsOf(limits), wrap);
     },
     async write(sql, params = [], opts = {}) {
-      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, commit: !opts.rollback }));
+      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback }));
     },
     async standalone(sql, params = []) {
       const db = await session();
@@ -125,7 +125,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, commit: !opts.readOnly });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly });
       await db.query(wrap.before!.join("; "));
       for (let index = 0; index < statements.length; index++) {
         try {

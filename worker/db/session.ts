@@ -41,13 +41,18 @@ interface PgLikeClient {
   connect(): Promise<unknown>;
   query(text: string | object, values?: unknown[]): Promise<pg.QueryResult>;
   end(): Promise<void>;
-  on(event: "error", cb: (e: Error) => void): unknown;
+  on(event: "error" | "end", cb: (e?: Error) => void): unknown;
 }
 
 /** Statements sent around a caller's statement in the same round trip (no parameters). */
 export interface StatementWrap {
   before?: string[];
   after?: string[];
+  /**
+   * Run after a failure (the server skipped the rest of the batch).
+   * @default "ROLLBACK" when `before` is given, nothing otherwise
+   */
+  onError?: string | null;
 }
 
 export interface DbSession {
@@ -61,15 +66,23 @@ export interface DbSession {
   run(sql: string, params: unknown[], limits: RunLimits, wrap?: StatementWrap): Promise<RowSet>;
   /** Releases the connection. Safe to call twice. */
   close(): Promise<void>;
+  /** Set once the connection has failed (the server went away, the socket closed). */
+  readonly lostReason: string | undefined;
 }
 
 export class ConnectionError extends Error {
   override readonly name = "ConnectionError";
 }
 
-function createClient(config: Config, env: Env): PgLikeClient {
+export interface SessionOptions {
+  /** Shown in pg_stat_activity, so operators (and tests) can tell our sessions apart. */
+  applicationName?: string;
+}
+
+function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeClient {
+  const application_name = opts.applicationName ?? "pg-mcp";
   if (config.driver === "neon") {
-    const client = new NeonClient({ connectionString: config.databaseUrl });
+    const client = new NeonClient({ connectionString: config.databaseUrl, application_name });
     if (config.neonWsProxy) {
       // Local testing: plain ws to a ws-to-TCP proxy. Pipelining must be off, or SCRAM fails.
       client.neonConfig.wsProxy = config.neonWsProxy;
@@ -79,7 +92,7 @@ function createClient(config: Config, env: Env): PgLikeClient {
     }
     return client as unknown as PgLikeClient;
   }
-  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString });
+  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString, application_name });
   coalesceWrites((client as unknown as { connection: { stream: WritableLike } }).connection.stream);
   return client as unknown as PgLikeClient;
 }
@@ -117,19 +130,22 @@ function coalesceWrites(stream: WritableLike): void {
 }
 
 /** Opens a connection. Throws ConnectionError with the driver's reason when the database cannot be reached. */
-export async function openSession(config: Config, env: Env): Promise<DbSession> {
-  const client = createClient(config, env);
+export async function openSession(config: Config, env: Env, opts: SessionOptions = {}): Promise<DbSession> {
+  const client = createClient(config, env, opts);
   let broken: Error | undefined;
+  let closed = false;
   // An 'error' event with no listener would crash the isolate (e.g. the server closing the socket).
   client.on("error", (e) => {
-    broken = e;
+    broken ??= e ?? new Error("connection error");
+  });
+  client.on("end", () => {
+    if (!closed) broken ??= new Error("the server closed the connection");
   });
   try {
     await client.connect();
   } catch (e) {
     throw new ConnectionError(`cannot connect to the database (${config.driver}): ${(e as Error).message}`);
   }
-  let closed = false;
   const ensureOpen = () => {
     if (broken) throw new ConnectionError(`the database connection was lost: ${broken.message}`);
   };
@@ -142,6 +158,9 @@ export async function openSession(config: Config, env: Env): Promise<DbSession> 
     async run(sql, params, limits, wrap = {}) {
       ensureOpen();
       return runPipelined(client, sql, params, limits, wrap);
+    },
+    get lostReason() {
+      return broken?.message;
     },
     async close() {
       if (closed) return;
@@ -161,7 +180,8 @@ async function runPipelined(client: PgLikeClient, sql: string, params: unknown[]
     outcome = await pipeline.promise;
   } catch (e) {
     // The server skipped to the Sync: a transaction we opened is left aborted.
-    if (wrap.before?.length) await client.query("ROLLBACK").catch(() => {});
+    const cleanup = wrap.onError !== undefined ? wrap.onError : wrap.before?.length ? "ROLLBACK" : null;
+    if (cleanup) await client.query(cleanup).catch(() => {});
     throw e;
   }
   const columns = await describeColumns(client, outcome.fields);

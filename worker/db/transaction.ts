@@ -8,6 +8,8 @@ import type { StatementWrap } from "./session";
 export interface TxOptions {
   readOnly: boolean;
   statementTimeoutMs: number;
+  /** @default none */
+  lockTimeoutMs?: number;
   /** Commit at the end (writes). When false the transaction is rolled back. */
   commit: boolean;
 }
@@ -17,6 +19,7 @@ export function transactionWrap(opts: TxOptions): StatementWrap {
     before: [
       opts.readOnly ? "BEGIN READ ONLY" : "BEGIN READ WRITE",
       `SET LOCAL statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`,
+      ...(opts.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`] : []),
       // ISO DateStyle keeps timestamp output convertible to ISO 8601 whatever the role's default.
       "SET LOCAL datestyle = 'ISO, MDY'",
     ],

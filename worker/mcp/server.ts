@@ -17,6 +17,7 @@ import { jsonSchema, scopeAllows, type ToolContext, type ToolDefinition } from "
 import type { Principal } from "../auth/principal";
 import { recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
+import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
 
@@ -43,26 +44,34 @@ interface ListedTool {
 }
 
 interface Catalog {
-  byName: Map<string, { def: ToolDefinition; outputSchema: Record<string, unknown> }>;
+  byName: Map<string, { def: ToolDefinition; input: ToolDefinition["input"]; outputSchema: Record<string, unknown> }>;
   listings: Map<string, { tools: ListedTool[] }>;
 }
 
 let catalog: Catalog | undefined;
 
+const txArgument = z.string().regex(TX_ID_PATTERN, "a transaction id from pg_tx_begin").optional().describe("Run inside this transaction (pg_tx_begin)");
+
+function isTransactional(def: ToolDefinition): boolean {
+  return def.transactional ?? (def.group === "query" || def.group === "schema");
+}
+
 function getCatalog(): Catalog {
   if (catalog) return catalog;
-  const byName = new Map<string, { def: ToolDefinition; outputSchema: Record<string, unknown>; listed: ListedTool }>();
+  const byName = new Map<string, { def: ToolDefinition; input: ToolDefinition["input"]; outputSchema: Record<string, unknown>; listed: ListedTool }>();
   for (const def of ALL_TOOLS) {
     const outputSchema = jsonSchema(def.output, "output");
+    // Tools that run SQL the caller chose can run inside a held transaction: they take `tx`.
+    const input = isTransactional(def) ? def.input.extend({ tx: txArgument }) : def.input;
     const listed: ListedTool = {
       name: def.name,
       title: def.title,
       description: def.description,
-      inputSchema: jsonSchema(def.input, "input") as ListedTool["inputSchema"],
+      inputSchema: jsonSchema(input, "input") as ListedTool["inputSchema"],
       outputSchema: outputSchema as ListedTool["outputSchema"],
       annotations: def.annotations,
     };
-    byName.set(def.name, { def, outputSchema, listed });
+    byName.set(def.name, { def, input, outputSchema, listed });
   }
   catalog = { byName, listings: new Map() };
   return catalog;
@@ -92,12 +101,13 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   if (!def || !rc.config.toolGroups.includes(def.group) || !scopeAllows(rc.principal.scopes, def.scope)) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
   }
-  const parsed = def.input.safeParse(rawArgs ?? {});
+  const parsed = entry!.input.safeParse(rawArgs ?? {});
   if (!parsed.success) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
   }
   const started = Date.now();
   const audited = shouldAudit(def, parsed.data);
+  const txId = (parsed.data as { tx?: string }).tx;
   return withToolContext(rc, async (ctx) => {
     try {
       const out = await def.handler(parsed.data, ctx);
@@ -111,17 +121,17 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
       // No structuredContent: clients validate it against the output schema even on errors.
       return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
     }
-  });
+  }, txId);
 }
 
 /** Runs `fn` with a tool context whose connection (opened on first use) is closed afterwards. Tools, resources and prompts share it. */
-export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>): Promise<T> {
+export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
-    sql: requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
   };
   try {
     return await fn(ctx);

@@ -31,6 +31,18 @@ export class ToolError extends Error {
   }
 }
 
+/**
+ * An error that crossed an RPC boundary (a held transaction's Durable Object)
+ * as plain info: thrown errors lose their fields across RPC, so the info is
+ * sent and rebuilt here.
+ */
+export class RemoteDbError extends Error {
+  override readonly name = "RemoteDbError";
+  constructor(readonly info: ToolErrorInfo) {
+    super(info.message);
+  }
+}
+
 interface PgErrorLike {
   code?: string;
   message: string;
@@ -48,6 +60,7 @@ function isPgError(e: unknown): e is PgErrorLike {
 
 /** Classifies any thrown value. Unknown errors keep their message (for the caller) and are logged with their stack. */
 export function toErrorInfo(e: unknown): ToolErrorInfo {
+  if (e instanceof RemoteDbError) return e.info;
   if (isPgError(e)) {
     const info: ToolErrorInfo = { code: e.code!, message: e.message };
     if (e.detail) info.detail = e.detail;

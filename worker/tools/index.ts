@@ -6,6 +6,7 @@ import { codeTools } from "./code.tools";
 import { schemaTools } from "./schema.tools";
 import { adminTools } from "./admin.tools";
 import { monitorTools } from "./monitor.tools";
+import { txTools } from "./tx.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...auditTools, ...vectorTools, ...codeTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...txTools, ...auditTools, ...vectorTools, ...codeTools] as unknown as ToolDefinition[];

@@ -49,6 +49,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   cost?: CostClass;
   /** Record calls in the audit log. @default true for write and admin scopes, false for read */
   audit?: boolean | ((args: z.infer<I>) => boolean);
+  /** Accepts `tx` and runs inside a held transaction. @default true for the query and schema groups */
+  transactional?: boolean;
   /** Text output carries database content: wrap it in data boundaries (the injection guard). @default true */
   untrusted?: boolean;
   handler(args: z.infer<I>, ctx: ToolContext): Promise<ToolOutput<z.infer<O>>>;

@@ -1,0 +1,58 @@
+/**
+ * The executor inside a transaction held across calls (it runs in the
+ * TxSession Durable Object, on the transaction's own connection). A read runs
+ * in a savepoint set READ ONLY and is rolled back to it, so pg_query_read
+ * cannot change a read-write transaction; a write runs as it is. An error
+ * leaves the transaction aborted, as PostgreSQL does.
+ */
+import type { Config } from "../config";
+import { localSettings, toObjects, type SqlExecutor } from "./executor";
+import type { DbSession, RowSet, RunLimits, StatementWrap } from "./session";
+import { ToolError } from "../tools/errors";
+
+const READ_SAVEPOINT = "pg_mcp_read";
+
+export function inTransactionExecutor(config: Config, session: DbSession): SqlExecutor {
+  const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
+    maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
+    maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
+    offset: l?.offset,
+  });
+  // After an error PostgreSQL has aborted the transaction; nothing to clean up on our side.
+  const plain: StatementWrap = { onError: null };
+  const exec: SqlExecutor = {
+    inTransaction: true,
+    async read(sql, params = [], limits, opts) {
+      return session.run(sql, params, limitsOf(limits), {
+        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...localSettings(opts?.settings)],
+        after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`],
+        onError: null,
+      });
+    },
+    async write(sql, params = [], opts = {}) {
+      if (opts.rollback) {
+        // EXPLAIN ANALYZE of a write inside the transaction: undo just that statement.
+        return session.run(sql, params, limitsOf(opts.limits), { before: ["SAVEPOINT pg_mcp_undo"], after: ["ROLLBACK TO SAVEPOINT pg_mcp_undo", "RELEASE SAVEPOINT pg_mcp_undo"], onError: null });
+      }
+      return session.run(sql, params, limitsOf(opts.limits), plain);
+    },
+    async standalone(sql) {
+      throw new ToolError("not_in_transaction", `this statement cannot run inside a transaction block: ${sql.slice(0, 60)}`, "run it without tx, after committing or rolling back");
+    },
+    async rows<T>(sql: string, params: unknown[] = []) {
+      return toObjects<T>(await exec.read(sql, params));
+    },
+    async script(statements, opts) {
+      const results: RowSet[] = [];
+      for (let index = 0; index < statements.length; index++) {
+        try {
+          results.push(opts.readOnly ? await exec.read(statements[index]!, [], opts.limits) : await exec.write(statements[index]!, [], { limits: opts.limits }));
+        } catch (error) {
+          return { results, failure: { index, error } };
+        }
+      }
+      return { results };
+    },
+  };
+  return exec;
+}

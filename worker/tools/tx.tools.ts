@@ -1,0 +1,120 @@
+/**
+ * Group `tx`: transactions held open across tool calls. pg_tx_begin returns a
+ * transaction id and its lease; the query and schema tools take `tx` to run
+ * inside it. See durable-objects/tx-session.ts for the lease rules.
+ */
+import { z } from "zod";
+import type { Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
+import { newTxId, TX_ID_PATTERN, txStub, unwrap } from "../tx/remote";
+import { ToolError } from "./errors";
+import { defineTool, scopeAllows, type ToolAnnotations, type ToolContext } from "./registry";
+import { identifierSchema } from "../sql/ident";
+
+const txId = z.string().regex(TX_ID_PATTERN, "a transaction id from pg_tx_begin");
+const STATE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+
+const LeaseSchema = z.object({
+  tx: z.string(),
+  isolation: z.string(),
+  readOnly: z.boolean(),
+  idleTimeoutMs: z.number(),
+  expiresAt: z.string(),
+});
+
+function leaseText(l: Lease): string {
+  return `tx=${l.tx} ${l.isolation}${l.readOnly ? " read only" : ""}; rolled back if idle ${l.idleTimeoutMs / 1000} s or at ${l.expiresAt}. Pass tx to pg_query_*/pg_schema_* tools.`;
+}
+
+export const txBegin = defineTool({
+  name: "pg_tx_begin",
+  group: "tx",
+  title: "Begin a transaction",
+  description: "Open a transaction that spans calls; returns its id (pass as tx) and lease. Rolled back when idle too long or past its deadline.",
+  scope: "read",
+  input: z.object({
+    isolation: z.enum(["read committed", "repeatable read", "serializable"]).optional(),
+    readOnly: z.boolean().optional().describe("Default false (needs write scope)"),
+    deferrable: z.boolean().optional(),
+    idleTimeoutMs: z.number().int().min(500).optional(),
+  }),
+  output: LeaseSchema,
+  annotations: STATE,
+  audit: (args) => !args.readOnly,
+  async handler(args, ctx) {
+    const readOnly = args.readOnly ?? ctx.config.readOnly;
+    if (!readOnly && !scopeAllows(ctx.principal.scopes, "write")) {
+      throw new ToolError("insufficient_scope", "a read-write transaction needs the write scope", "pass readOnly: true");
+    }
+    const { idleTimeoutMs: maxIdle, maxAgeMs, maxOpen } = ctx.config.tx;
+    if (args.idleTimeoutMs !== undefined && args.idleTimeoutMs > maxIdle) throw new ToolError("invalid_lease", `idleTimeoutMs is at most ${maxIdle} on this server`);
+    const tx = newTxId();
+    const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
+    const slot = await limits.openTx(tx, Date.now() + maxAgeMs + 60_000, maxOpen);
+    if (!slot.ok) throw new ToolError("too_many_transactions", `${slot.open} transactions are open on this server (MAX_OPEN_TRANSACTIONS=${maxOpen})`, "commit or roll back one, or wait for one to expire");
+    const result = (await txStub(ctx.env, tx).begin({
+      txId: tx,
+      owner: ctx.principal.id,
+      isolation: (args.isolation ?? "read committed") as Isolation,
+      readOnly,
+      deferrable: args.deferrable ?? false,
+      idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
+      maxAgeMs,
+    })) as TxResult<Lease>;
+    if (!result.ok) await limits.closeTx(tx);
+    const lease = unwrap(result);
+    return { structured: lease, text: leaseText(lease) };
+  },
+});
+
+async function control(ctx: ToolContext, tx: string, c: TxControl) {
+  return unwrap((await txStub(ctx.env, tx).control(ctx.principal.id, c)) as TxResult<{ state: string }>);
+}
+
+const StateOutput = z.object({ tx: z.string(), state: z.string() });
+
+function controlTool(name: string, title: string, description: string, kind: TxControl["kind"], withName: boolean, annotations: ToolAnnotations) {
+  const input = withName ? z.object({ tx: txId, name: identifierSchema }) : z.object({ tx: txId });
+  return defineTool({
+    name,
+    group: "tx",
+    title,
+    description,
+    scope: "read",
+    input,
+    output: StateOutput,
+    annotations,
+    audit: kind === "commit" || kind === "rollback",
+    untrusted: false,
+    async handler(args, ctx) {
+      const a = args as { tx: string; name?: string };
+      const r = await control(ctx, a.tx, (withName ? { kind, name: a.name } : { kind }) as TxControl);
+      return { structured: { tx: a.tx, state: r.state }, text: `${a.tx}: ${r.state}${a.name ? ` (savepoint ${a.name})` : ""}` };
+    },
+  });
+}
+
+const FINAL: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
+
+export const txCommit = controlTool("pg_tx_commit", "Commit a transaction", "Commit and end the transaction.", "commit", false, FINAL);
+export const txRollback = controlTool("pg_tx_rollback", "Roll back a transaction", "Roll back and end the transaction.", "rollback", false, { ...FINAL, idempotentHint: true });
+export const txSavepoint = controlTool("pg_tx_savepoint", "Set a savepoint", "SAVEPOINT name inside the transaction.", "savepoint", true, STATE);
+export const txRelease = controlTool("pg_tx_release", "Release a savepoint", "RELEASE SAVEPOINT name.", "release", true, STATE);
+export const txRollbackTo = controlTool("pg_tx_rollback_to", "Roll back to a savepoint", "ROLLBACK TO SAVEPOINT name; also clears an aborted state.", "rollback_to", true, FINAL);
+
+export const txStatus = defineTool({
+  name: "pg_tx_status",
+  group: "tx",
+  title: "Transaction status",
+  description: "State (open/aborted), lease, savepoints and idle time of a transaction.",
+  scope: "read",
+  input: z.object({ tx: txId }),
+  output: LeaseSchema.extend({ state: z.string(), statements: z.number(), savepoints: z.array(z.string()), idleMs: z.number() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  untrusted: false,
+  async handler(args, ctx) {
+    const s = unwrap((await txStub(ctx.env, args.tx).status(ctx.principal.id)) as TxResult<TxStatus>);
+    return { structured: s, text: `${s.tx}: ${s.state}, ${s.statements} statements, idle ${Math.round(s.idleMs / 1000)} s, savepoints [${s.savepoints.join(", ")}]. ${leaseText(s)}` };
+  },
+});
+
+export const txTools = [txBegin, txCommit, txRollback, txSavepoint, txRelease, txRollbackTo, txStatus];
