@@ -14,6 +14,7 @@ import { needsOwnTransaction } from "../db/transaction";
 import { tsvRow } from "../db/values";
 import { splitStatements, SqlSyntaxError, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
+import { int } from "./catalog";
 import { ToolError } from "./errors";
 import { WRITE, defineTool } from "./registry";
 
@@ -132,13 +133,13 @@ export const codeRunSqlScript = defineTool({
   group: "code",
   title: "Run a SQL script",
   description:
-    "Run a multi-statement SQL script (DDL, functions, data) in order, stopping at the first error (with its line and column). Returns each statement's command, row count and rows (capped).",
+    "Run a multi-statement SQL script (DDL, functions, data) in order; stops at the first error, giving its line and column. Returns each statement's command, count and rows.",
   scope: "write",
   input: z.object({
     sql: z.string(),
     transaction: z.boolean().optional().describe("all or nothing"),
     readOnly: z.boolean().optional().describe("reads only, rolled back"),
-    maxRows: z.number().int().min(1).max(1000).optional().describe(`per statement, default ${DEFAULT_ROWS_PER_STATEMENT}`),
+    maxRows: int(1, 1000).optional().describe(`per statement, default ${DEFAULT_ROWS_PER_STATEMENT}`),
   }),
   output: ScriptOutput,
   annotations: WRITE,

@@ -9,7 +9,8 @@
  */
 import { z } from "zod";
 import type { RowSet } from "../db/session";
-import { parseName, parseQualifiedName, quoteIdent, quoteQualified, MAX_IDENTIFIER_BYTES } from "../sql/ident";
+import { parseQualifiedName, quoteIdent, quoteQualified, MAX_IDENTIFIER_BYTES } from "../sql/ident";
+import { ident, int, qname } from "./catalog";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
 import { ADDITIVE, READ, defineTool, type ToolAnnotations, type ToolContext } from "./registry";
@@ -40,23 +41,13 @@ const atLeast = (have: Version, want: string) => {
 // ---------------------------------------------------------------------------
 // Shared input fragments
 
-// tools/list goes into a model's context: these stay terse, and names are
-// checked by sql/ident's parser (which bounds their length) rather than by
-// repeating min/max lengths in every schema.
-const nameOf = (parts: number) =>
-  z.string().superRefine((v, ctx) => {
-    try {
-      parseName(v, parts);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-    }
-  });
-const identArg = nameOf(1);
-const tableArg = nameOf(2).describe("[schema.]table");
-const columnArg = identArg.optional().describe("default: the only vector column");
+// tools/list goes into a model's context, so these stay terse; catalog.ts's
+// fragments enforce bounds without listing them.
+const tableArg = qname.describe("[schema.]table");
+const columnArg = ident.optional().describe("default: the vector column");
 /** JSON numbers, or pgvector's text form ('[1,2,3]', as a query returns it). */
 const vectorSchema = z.union([z.array(z.number()), z.string()]);
-const metricSchema = z.enum(METRICS).default("l2").describe("ip = negative inner product");
+const metricSchema = z.enum(METRICS).default("l2");
 
 // ---------------------------------------------------------------------------
 // The extension and the table, in one catalog read
@@ -195,10 +186,6 @@ function checkDims(values: number[], dims: number | null, label: string): void {
   if (dims !== null && values.length !== dims) throw new ToolError("dimension_mismatch", `${label} has ${values.length} dimensions; the column has ${dims}`);
 }
 
-function inRange(name: string, v: number | undefined, min: number, max: number): void {
-  if (v !== undefined && (v < min || v > max)) throw new ToolError("invalid_option", `${name} must be from ${min} to ${max}, got ${v}`);
-}
-
 /** A cast target for a parameter: the extension's type, or bit(n). */
 const castType = (pv: Pgvector, type: VecType, dims: number) => (type === "bit" ? `bit(${dims})` : `${pv.schema}.${type}`);
 const operator = (pv: Pgvector, metric: Metric) => `OPERATOR(${pv.schema}.${OPERATOR[metric]})`;
@@ -211,7 +198,7 @@ const FILTER_OPS = ["=", "!=", "<", "<=", ">", ">=", "in"] as const;
 const filterSchema = z
   .array(
     z.object({
-      column: identArg,
+      column: ident,
       key: z.string().optional(),
       op: z.enum(FILTER_OPS),
       value: z.unknown(),
@@ -219,7 +206,7 @@ const filterSchema = z
   )
   .max(20)
   .optional()
-  .describe("ANDed; key: a key of a jsonb column; in: value is an array");
+  .describe("ANDed; key: jsonb key");
 
 type Filter = NonNullable<z.infer<typeof filterSchema>>[number];
 type Scalar = string | number | boolean;
@@ -268,26 +255,24 @@ export const vectorSearch = defineTool({
   name: "pg_vector_search",
   group: "vector",
   title: "Nearest-neighbour vector search",
-  description: "k nearest rows to a vector (pgvector), optionally filtered: primary key, distance, chosen columns. efSearch (HNSW) / probes (IVFFlat) raise recall.",
+  description: "k nearest rows to a vector (pgvector), filtered: primary key, distance (ip: negative inner product), select columns. efSearch/probes raise recall.",
   scope: "read",
   input: z.object({
     table: tableArg,
     column: columnArg,
     vector: vectorSchema,
     metric: metricSchema,
-    k: z.number().int().min(1).max(1000).default(10),
+    k: int(1, 1000).default(10),
     filter: filterSchema,
-    select: z.array(identArg).max(50).optional(),
-    efSearch: z.number().int().optional(),
-    probes: z.number().int().optional(),
+    select: z.array(ident).max(50).optional(),
+    efSearch: int(1, 1000).optional(),
+    probes: int(1, 32768).optional(),
     iterative: z.boolean().optional().describe("for selective filters"),
   }),
   output: RowSetSchema,
   annotations: READ,
   async handler(args, ctx) {
     const values = parseVector(args.vector, "vector");
-    inRange("efSearch", args.efSearch, 1, 1000);
-    inRange("probes", args.probes, 1, 32768);
     const pv = await pgvector(ctx, args.table);
     const col = vectorColumn(pv, args.table, args.column);
     checkMetric(pv, args.metric, col.type);
@@ -342,7 +327,7 @@ export const vectorUpsert = defineTool({
       .min(1)
       .max(MAX_UPSERT_ROWS),
     create: z.boolean().optional(),
-    dimensions: z.number().int().min(1).max(MAX_DIMENSIONS).optional().describe("for create"),
+    dimensions: int(1, MAX_DIMENSIONS).optional().describe("for create"),
   }),
   output: UpsertOutput,
   annotations: UPSERT_ANNOTATIONS,
@@ -432,10 +417,10 @@ export const vectorCreateIndex = defineTool({
     column: columnArg,
     method: z.enum(["hnsw", "ivfflat"]),
     metric: metricSchema,
-    m: z.number().int().optional(),
-    efConstruction: z.number().int().optional(),
-    lists: z.number().int().optional(),
-    name: identArg.optional(),
+    m: int(2, 100).optional(),
+    efConstruction: int(4, 1000).optional(),
+    lists: int(1, 32768).optional(),
+    name: ident.optional(),
     concurrently: z.boolean().optional(),
   }),
   output: IndexOutput,
@@ -445,9 +430,6 @@ export const vectorCreateIndex = defineTool({
     if (args.method === "ivfflat" && (args.m !== undefined || args.efConstruction !== undefined)) throw new ToolError("invalid_option", "m and efConstruction are HNSW options; IVFFlat takes lists");
     const pv = await pgvector(ctx, args.table);
     if (args.method === "hnsw") needVersion(pv, "0.5.0", "HNSW indexes");
-    inRange("m", args.m, 2, 100);
-    inRange("efConstruction", args.efConstruction, 4, 1000);
-    inRange("lists", args.lists, 1, 32768);
     const col = vectorColumn(pv, args.table, args.column);
     checkMetric(pv, args.metric, col.type);
     if (args.method === "ivfflat" && (args.metric === "l1" || args.metric === "jaccard" || col.type === "sparsevec")) {
@@ -475,7 +457,7 @@ export const vectorDistance = defineTool({
   name: "pg_vector_distance",
   group: "vector",
   title: "Distance between vectors",
-  description: "Distance by metric between vectors a and b, or between a and the table's rows with primary keys ids.",
+  description: "Distance between vectors a and b, or from a to the table rows with primary keys ids.",
   scope: "read",
   input: z.object({
     a: vectorSchema,
