@@ -105,8 +105,9 @@ describe("settings", () => {
   });
 
   it("sets a setting for the call's own connection only", async () => {
-    const r = await ok<{ value: string; context: string }>(client, "pg_admin_set", { name: "work_mem", value: "64MB" });
-    expect(r).toMatchObject({ value: "64MB", context: "user" });
+    const r = await ok<{ name: string; value: string }>(client, "pg_admin_set", { name: "work_mem", value: "64MB" });
+    expect(r).toEqual({ name: "work_mem", value: "64MB" });
+    expect(text(await call(client, "pg_admin_set", { name: "work_mem", value: "32MB" }))).toContain("this call's connection only");
     const after = await ok<{ rows: { setting: string }[] }>(client, "pg_admin_settings", { name: "work_mem" });
     expect(after.rows[0]!.setting).not.toBe("65536");
   });

@@ -24,13 +24,13 @@ const TABLE_KINDS = ["table", "view", "matview"];
 
 export const tableUri = (schema: string, table: string) => `postgres://schema/${encodeURIComponent(schema)}/${encodeURIComponent(table)}`;
 
-/** Opaque to clients; for us, the offset of the next page. */
-const encodeCursor = (offset: number) => btoa(JSON.stringify({ o: offset }));
-function decodeCursor(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
+/** Opaque to clients; for us, the last [schema, name] listed (keyset paging: tables created or dropped meanwhile do not shift pages). */
+const encodeCursor = (after: [string, string]) => btoa(encodeURIComponent(JSON.stringify(after)));
+function decodeCursor(cursor: string | undefined): [string, string] | undefined {
+  if (cursor === undefined) return undefined;
   try {
-    const o = (JSON.parse(atob(cursor)) as { o?: unknown }).o;
-    if (typeof o === "number" && Number.isInteger(o) && o >= 0) return o;
+    const after = JSON.parse(decodeURIComponent(atob(cursor))) as unknown;
+    if (Array.isArray(after) && after.length === 2 && after.every((x) => typeof x === "string")) return after as [string, string];
   } catch {
     // fall through
   }
@@ -91,16 +91,17 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
 
   // The SDK's resources/list ignores the cursor; this one pages through the tables.
   mcp.server.setRequestHandler("resources/list", async (request) => {
-    const offset = decodeCursor(request.params?.cursor);
-    const page = await withToolContext(rc, (ctx) => listObjects(ctx.sql, { kinds: TABLE_KINDS, limit: RESOURCE_PAGE_SIZE, offset }));
+    const after = decodeCursor(request.params?.cursor);
+    const page = await withToolContext(rc, (ctx) => listObjects(ctx.sql, { kinds: TABLE_KINDS, limit: RESOURCE_PAGE_SIZE, after: after ?? ["", ""] }));
     const resources = page.rows.map((r) => ({
       uri: tableUri(String(r.schema), String(r.name)),
       name: `${r.schema}.${r.name}`,
       description: `${r.kind}${r.rows !== null ? `, ~${r.rows} rows` : ""}${r.comment ? `: ${r.comment}` : ""}`,
       mimeType: TEXT,
     }));
-    if (offset === 0) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT });
-    return { resources, ...(page.nextOffset !== undefined ? { nextCursor: encodeCursor(page.nextOffset) } : {}) };
+    if (!after) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT });
+    const last = page.rows[page.rows.length - 1];
+    return { resources, ...(page.nextOffset !== undefined && last ? { nextCursor: encodeCursor([String(last.schema), String(last.name)]) } : {}) };
   });
 }
 

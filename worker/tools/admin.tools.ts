@@ -46,7 +46,7 @@ export const adminVacuum = defineTool({
   name: "pg_admin_vacuum",
   group: "admin",
   title: "VACUUM",
-  description: "Reclaim dead tuples; full rewrites under an exclusive lock. Reports live/dead tuples and size before and after.",
+  description: "Reclaim dead tuples (full: rewrite, exclusive lock). Reports live/dead tuples and size before and after.",
   scope: "admin",
   input: z.object({
     table: tableArg,
@@ -71,7 +71,7 @@ export const adminAnalyze = defineTool({
   name: "pg_admin_analyze",
   group: "admin",
   title: "ANALYZE",
-  description: "Refresh planner statistics for a table (or some columns, or the database): after bulk loads or when row estimates are off.",
+  description: "Refresh planner statistics: after bulk loads or when row estimates are off.",
   scope: "admin",
   input: z.object({ table: tableArg, columns: z.array(ident).optional() }),
   output: MaintenanceOutput,
@@ -92,7 +92,7 @@ export const adminReindex = defineTool({
   name: "pg_admin_reindex",
   group: "admin",
   title: "REINDEX",
-  description: "Rebuild bloated or invalid indexes. concurrently (default on where supported) does not block writes.",
+  description: "Rebuild bloated or invalid indexes; concurrently (default where supported) does not block writes.",
   scope: "admin",
   input: z.object({
     kind: z.enum(["index", "table", "schema", "database"]),
@@ -126,7 +126,7 @@ export const adminStats = defineTool({
   name: "pg_admin_stats",
   group: "admin",
   title: "Table/index statistics",
-  description: "Tables: scans, live/dead tuples, last vacuum/analyze, bloat estimate, hit ratio. Indexes: scans, size, hit ratio, unused. Find what needs VACUUM or an index.",
+  description: "Tables: scans, live/dead tuples, last vacuum/analyze, bloat, hit ratio. Indexes: scans, size, unused. Finds what needs VACUUM or an index.",
   scope: "read",
   input: z.object({
     kind: z.enum(["tables", "indexes"]).optional(),
@@ -204,7 +204,7 @@ export const adminSet = defineTool({
   name: "pg_admin_set",
   group: "admin",
   title: "Change a setting",
-  description: "session: only this call's own connection (each call is a new one; in a pg_tx transaction, until it ends). system: ALTER SYSTEM, if allowed. null value resets.",
+  description: "session: this call's own connection only (each call has its own; in a pg_tx transaction, until it ends). system: ALTER SYSTEM if allowed. null resets.",
   scope: "admin",
   input: z.object({
     name: text(200),
@@ -212,7 +212,7 @@ export const adminSet = defineTool({
     scope: z.enum(["session", "system"]).optional(),
     reload: z.boolean().optional(),
   }),
-  output: z.object({ name: z.string(), value: z.string().nullable(), context: z.string().optional(), restart: z.boolean().optional() }),
+  output: z.object({ name: z.string(), value: z.string().nullable() }),
   annotations: { ...WRITE, idempotentHint: true },
   async handler(args, ctx) {
     const [known] = await ctx.sql.rows<{ name: string; context: string }>("select name, context from pg_settings where name = lower($1)", [args.name]);
@@ -225,7 +225,7 @@ export const adminSet = defineTool({
         : await ctx.sql.write("select set_config($1, $2, $3)", [args.name, args.value, local]);
       const value = (rs.rows[0]?.[0] as string | undefined) ?? null;
       const text = `${args.name} = ${value} (${local ? "until the transaction ends" : "this call's connection only; use scope=system or ALTER ROLE/DATABASE to persist"})`;
-      return { structured: { name: args.name, value, ...(known ? { context: known.context } : {}) }, text };
+      return { structured: { name: args.name, value }, text };
     }
     if (!ctx.config.allowAlterSystem) throw new ToolError("alter_system_disabled", "ALTER SYSTEM is disabled in this deployment", "the operator can set ALLOW_ALTER_SYSTEM=true in the Worker's vars");
     if (!known) throw new ToolError("unknown_setting", `no setting named ${args.name}`, "find names with pg_admin_settings");
@@ -235,7 +235,7 @@ export const adminSet = defineTool({
     if (args.reload) await ctx.sql.read("select pg_reload_conf()");
     const restart = known.context === "postmaster";
     const text = `${statement}\n[done${args.reload ? ", configuration reloaded" : "; takes effect after pg_reload_conf()"}${restart ? "; this setting needs a server restart" : ""}]`;
-    return { structured: { name: known.name, value: args.value, context: known.context, restart }, text };
+    return { structured: { name: known.name, value: args.value }, text };
   },
 });
 

@@ -45,7 +45,7 @@ export const schemaList = defineTool({
   name: "pg_schema_list",
   group: "schema",
   title: "List database objects",
-  description: "Schemas, tables, views, sequences, functions with row estimates and sizes. Start here, then pg_schema_describe.",
+  description: "Schemas, tables, views, sequences, functions with row estimates and sizes. Start here.",
   scope: "read",
   input: z.object({
     schema: schemaFilter,
@@ -67,8 +67,22 @@ export const schemaList = defineTool({
   },
 });
 
+export interface ListArgs {
+  schema?: string;
+  kinds?: string[];
+  name?: string;
+  limit?: number;
+  offset?: number;
+  /**
+   * Keyset paging for relations only (unique by schema and name): the page
+   * after this [schema, name], ordered by schema then name, so objects created
+   * or dropped meanwhile cannot shift a page (resources/list cursors).
+   */
+  after?: [string, string];
+}
+
 /** Objects outside extensions (pg_stat_statements' view is not the user's), one page, ordered. */
-export async function listObjects(sql: SqlExecutor, args: { schema?: string; kinds?: string[]; name?: string; limit?: number; offset?: number }) {
+export async function listObjects(sql: SqlExecutor, args: ListArgs) {
   const notInExtension = (cls: string, oid: string) => `not exists (select 1 from pg_depend e where e.classid = '${cls}'::regclass and e.objid = ${oid} and e.deptype = 'e')`;
   const query = `with ${LOCKED_CTE}, objs as (
   select n.nspname as schema, c.relname as name,
@@ -90,8 +104,9 @@ select * from objs
 where (case when $1::text is null then ${USER_SCHEMA_SQL("schema")} else schema = $1 end)
   and ($2::text[] is null or kind = any($2))
   and ($3::text is null or name ilike $3)
-order by schema, kind <> 'schema', kind, name`;
-  return pagedRows(sql, query, [args.schema ?? null, args.kinds ?? null, args.name ?? null], args);
+  and ($4::text is null or (schema, name) > ($4::text, $5::text))
+order by ${args.after ? "schema, name" : "schema, kind <> 'schema', kind, name"}`;
+  return pagedRows(sql, query, [args.schema ?? null, args.kinds ?? null, args.name ?? null, args.after?.[0] ?? null, args.after?.[1] ?? null], args.after ? { limit: args.limit } : args);
 }
 
 const RELKIND: Record<string, string> = { r: "table", p: "table", f: "foreign table", v: "view", m: "matview", S: "sequence", i: "index", I: "index", c: "type" };
@@ -213,7 +228,7 @@ export const schemaDescribe = defineTool({
   name: "pg_schema_describe",
   group: "schema",
   title: "Describe one object",
-  description: "One table/view/function/schema in full: columns, keys, foreign keys both ways, indexes, constraints, triggers, size, view query, function signature.",
+  description: "One table, view, function or schema in full: columns, keys, FKs both ways, indexes, constraints, triggers, size, definition.",
   scope: "read",
   input: z.object({ name: objectName.describe("[schema.]name") }),
   output: z.object({ kind: z.string(), name: z.string(), detail: z.record(z.string(), z.unknown()) }),
@@ -280,11 +295,8 @@ function viewQuery(query: string): string {
   return verdict.statement.text;
 }
 
-const DdlOutput = z.object({
-  statements: z.array(z.string()),
-  executed: z.boolean(),
-  dependents: z.array(z.record(z.string(), z.unknown())).optional(),
-});
+const DdlOutput = z.object({ statements: z.array(z.string()), executed: z.boolean() });
+const DropOutput = DdlOutput.extend({ dependents: z.array(z.record(z.string(), z.unknown())).optional() });
 
 /** Runs DDL: one statement alone, several in one transaction (all or nothing). */
 async function runDdl(sql: SqlExecutor, statements: string[]): Promise<void> {
@@ -303,9 +315,9 @@ function ddlResult(statements: string[], executed: boolean, extra = "") {
 export const schemaCreate = defineTool({
   name: "pg_schema_create",
   group: "schema",
-  title: "Create table, column, index, view...",
+  title: "Create an object",
   description:
-    "Create from structured fields, by kind. table: name, columns, primaryKey. column: on, columns. index: on, keys, unique, method, where, concurrently. constraint: on, then check | unique+keys | primaryKey | keys+references. view/matview: query.",
+    "Fields by kind. table: name, columns, primaryKey. column: on, columns. index: on, keys, unique, method, where, concurrently. constraint: on + check | unique+keys | primaryKey | keys+references. view: name, query.",
   scope: "write",
   input: z.object({
     kind: z.enum(["table", "column", "index", "constraint", "view", "matview", "schema"]),
@@ -426,9 +438,8 @@ const alterColumn = z.object({
 export const schemaAlter = defineTool({
   name: "pg_schema_alter",
   group: "schema",
-  title: "Alter or rename an object",
-  description:
-    "Change a table (drop/rename/alter columns, drop constraints) or rename, move or comment any object, in one transaction. null default/comment removes it. To add columns/constraints: pg_schema_create.",
+  title: "Alter an object",
+  description: "Drop/rename/alter a table's columns, drop constraints; rename, move or comment any object. One transaction. Adding: pg_schema_create.",
   scope: "write",
   input: z.object({
     name: objectName,
@@ -520,7 +531,7 @@ export const schemaDrop = defineTool({
   name: "pg_schema_drop",
   group: "schema",
   title: "Drop an object",
-  description: "Drop a table, view, index, sequence or schema. dryRun first: lists what CASCADE would also remove (pg_depend), runs nothing.",
+  description: "Drop a table, view, index, sequence or schema. dryRun lists what CASCADE would also remove, running nothing.",
   scope: "write",
   input: z.object({
     kind: z.enum(DDL_KINDS),
@@ -530,7 +541,7 @@ export const schemaDrop = defineTool({
     concurrently: z.boolean().optional(),
     dryRun: dryRunArg,
   }),
-  output: DdlOutput,
+  output: DropOutput,
   annotations: WRITE,
   async handler(args, ctx) {
     if (args.concurrently && args.kind !== "index") throw new ToolError("invalid_argument", "concurrently applies to indexes");
