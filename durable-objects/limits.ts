@@ -86,20 +86,21 @@ export class Limits extends DurableObject {
     this.#inFlight.delete(lease);
   }
 
-  #openTx = new Map<string, number>(); // tx id -> expires at (ms)
+  #slots = { tx: new Map<string, number>(), code: new Map<string, number>() }; // id -> expires at (ms)
 
-  /** Reserves a slot for an open transaction (each holds a database connection). */
-  openTx(txId: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+  /** Reserves a slot: an open transaction (each holds a database connection) or a running program. */
+  openSlot(kind: "tx" | "code", id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+    const slots = this.#slots[kind];
     const now = Date.now();
-    // A slot whose release was lost frees itself when its transaction's deadline passes.
-    for (const [id, exp] of this.#openTx) if (exp < now) this.#openTx.delete(id);
-    if (this.#openTx.size >= max) return { ok: false, open: this.#openTx.size };
-    this.#openTx.set(txId, expiresAtMs);
-    return { ok: true, open: this.#openTx.size };
+    // A slot whose release was lost frees itself when its deadline passes.
+    for (const [k, exp] of slots) if (exp < now) slots.delete(k);
+    if (slots.size >= max) return { ok: false, open: slots.size };
+    slots.set(id, expiresAtMs);
+    return { ok: true, open: slots.size };
   }
 
-  closeTx(txId: string): void {
-    this.#openTx.delete(txId);
+  closeSlot(kind: "tx" | "code", id: string): void {
+    this.#slots[kind].delete(id);
   }
 
   #refill(key: string, perMinute: number, now: number): Bucket {

@@ -267,7 +267,7 @@ export class TxSession extends DurableObject {
     // Free the deployment's open-transaction slot.
     if (txId) {
       const limits = (this.env as Env).LIMITS;
-      await limits.get(limits.idFromName("deployment")).closeTx(txId).catch(() => {});
+      await limits.get(limits.idFromName("deployment")).closeSlot("tx", txId).catch(() => {});
     }
   }
 

@@ -80,6 +80,16 @@ const ConfigSchema = z.object({
   TX_MAX_AGE_MS: intVar("TX_MAX_AGE_MS", 300_000, 1_000, 3_600_000),
   /** Open transactions per deployment (each holds a database connection). */
   MAX_OPEN_TRANSACTIONS: intVar("MAX_OPEN_TRANSACTIONS", 20, 1, 10_000),
+  /** Who may run programs (pg_execute_code): the scope it needs. Calls inside a program still need their own scopes. */
+  CODE_MODE_SCOPE: z.enum(["read", "write", "admin"]).default("admin"),
+  MAX_CODE_BYTES: intVar("MAX_CODE_BYTES", 50_000, 100, 1_000_000),
+  CODE_MAX_DB_CALLS: intVar("CODE_MAX_DB_CALLS", 1000, 1, 100_000),
+  CODE_MAX_RESULT_BYTES: intVar("CODE_MAX_RESULT_BYTES", 100_000, 100, 10_000_000),
+  /** Loop iterations + function calls a program may make (the deterministic CPU budget). */
+  CODE_OPERATION_BUDGET: intVar("CODE_OPERATION_BUDGET", 5_000_000, 1_000, 2_000_000_000),
+  /** Array elements / string characters / buffer bytes a program may allocate through built-ins. */
+  CODE_ALLOCATION_BUDGET: intVar("CODE_ALLOCATION_BUDGET", 5_000_000, 1_000, 1_000_000_000),
+  MAX_CONCURRENT_CODE_RUNS: intVar("MAX_CONCURRENT_CODE_RUNS", 8, 1, 1_000),
 });
 
 export interface Config {
@@ -117,6 +127,16 @@ export interface Config {
   maxRequestBytes: number;
   /** @default 10000 */
   lockTimeoutMs: number;
+  code: {
+    /** @default "admin" */
+    scope: "read" | "write" | "admin";
+    maxCodeBytes: number;
+    maxDbCalls: number;
+    maxResultBytes: number;
+    operationBudget: number;
+    allocationBudget: number;
+    maxConcurrent: number;
+  };
   tx: {
     /** @default 30000 (max 60000) */
     idleTimeoutMs: number;
@@ -188,6 +208,15 @@ export function getConfig(env: Env): Config {
     injectionGuard: v.INJECTION_GUARD === "true",
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     lockTimeoutMs: v.LOCK_TIMEOUT_MS,
+    code: {
+      scope: v.CODE_MODE_SCOPE,
+      maxCodeBytes: v.MAX_CODE_BYTES,
+      maxDbCalls: v.CODE_MAX_DB_CALLS,
+      maxResultBytes: v.CODE_MAX_RESULT_BYTES,
+      operationBudget: v.CODE_OPERATION_BUDGET,
+      allocationBudget: v.CODE_ALLOCATION_BUDGET,
+      maxConcurrent: v.MAX_CONCURRENT_CODE_RUNS,
+    },
     tx: { idleTimeoutMs: v.TX_IDLE_TIMEOUT_MS, maxAgeMs: v.TX_MAX_AGE_MS, maxOpen: v.MAX_OPEN_TRANSACTIONS },
   };
   if (config.auth.oauth && !(env as { OAUTH_KV?: unknown }).OAUTH_KV) {

@@ -70,7 +70,7 @@ export default async function setup(project: TestProject) {
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
     // Local, unauthenticated Workers (auth is tested on its own Workers in auth.test.ts); no rate limits so the suite is not throttled.
-    const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", LOCK_TIMEOUT_MS: "3000" };
+    const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", LOCK_TIMEOUT_MS: "3000", CODE_MAX_DB_CALLS: "200" };
     const workers = await Promise.allSettled([
       startWorker({ databaseUrl, vars: open }),
       startWorker({ databaseUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),

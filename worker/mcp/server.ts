@@ -13,7 +13,7 @@ import { openSession } from "../db/session";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
-import { jsonSchema, scopeAllows, type ToolContext, type ToolDefinition } from "../tools/registry";
+import { jsonSchema, requiredScope, scopeAllows, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
 import { recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
@@ -32,6 +32,8 @@ export interface RequestContext {
   config: Config;
   principal: Principal;
   waitUntil(p: Promise<unknown>): void;
+  /** ctx.exports: loopback stubs of the Worker's own entrypoints (code mode's PgBinding). */
+  exports?: { PgBinding?: (opts: { props: unknown }) => Fetcher };
 }
 
 interface ListedTool {
@@ -79,7 +81,7 @@ function getCatalog(): Catalog {
 
 /** Tools visible to this caller in this deployment. */
 export function visibleTools(config: Config, principal: Principal): ToolDefinition[] {
-  return ALL_TOOLS.filter((t) => config.toolGroups.includes(t.group) && scopeAllows(principal.scopes, t.scope));
+  return ALL_TOOLS.filter((t) => config.toolGroups.includes(t.group) && scopeAllows(principal.scopes, requiredScope(t, config)));
 }
 
 function listing(config: Config, principal: Principal): { tools: ListedTool[] } {
@@ -98,7 +100,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   const entry = getCatalog().byName.get(name);
   const def = entry?.def;
   // A tool the caller may not see is refused exactly like one that does not exist.
-  if (!def || !rc.config.toolGroups.includes(def.group) || !scopeAllows(rc.principal.scopes, def.scope)) {
+  if (!def || !rc.config.toolGroups.includes(def.group) || !scopeAllows(rc.principal.scopes, requiredScope(def, rc.config))) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
   }
   const parsed = entry!.input.safeParse(rawArgs ?? {});
@@ -131,6 +133,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
+    request: rc,
     sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
   };
   try {

@@ -7,6 +7,7 @@ import { schemaTools } from "./schema.tools";
 import { adminTools } from "./admin.tools";
 import { monitorTools } from "./monitor.tools";
 import { txTools } from "./tx.tools";
+import { codeModeTools } from "./codemode.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...txTools, ...auditTools, ...vectorTools, ...codeTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...txTools, ...auditTools, ...vectorTools, ...codeTools, ...codeModeTools] as unknown as ToolDefinition[];

@@ -26,6 +26,8 @@ export interface ToolContext {
   env: Env;
   /** The authenticated caller. */
   principal: Principal;
+  /** The request this call belongs to (code mode starts programs that call back in as this caller). */
+  request?: unknown;
   /** Runs SQL in the right transaction with the deployment's timeout and caps (see db/executor.ts). */
   sql: SqlExecutor;
 }
@@ -45,6 +47,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   input: I;
   output: O;
   annotations: ToolAnnotations;
+  /** The scope, decided by the deployment instead (code mode: CODE_MODE_SCOPE). Overrides `scope`. */
+  scopeFrom?: (config: Config) => Scope;
   /** Which rate-limit budget a call spends besides the per-call one. @default "call" */
   cost?: CostClass;
   /** Record calls in the audit log. @default true for write and admin scopes, false for read */
@@ -66,6 +70,11 @@ export const WRITE: ToolAnnotations = { readOnlyHint: false, destructiveHint: tr
 export const ADDITIVE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 
 const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, admin: 2 };
+
+/** The scope a tool needs in this deployment. */
+export function requiredScope(def: Pick<ToolDefinition, "scope" | "scopeFrom">, config: Config): Scope {
+  return def.scopeFrom ? def.scopeFrom(config) : def.scope;
+}
 
 /** Whether a caller holding `held` may use a tool that needs `needed`. */
 export function scopeAllows(held: readonly Scope[], needed: Scope): boolean {

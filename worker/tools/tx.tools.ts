@@ -49,7 +49,7 @@ export const txBegin = defineTool({
     if (args.idleTimeoutMs !== undefined && args.idleTimeoutMs > maxIdle) throw new ToolError("invalid_lease", `idleTimeoutMs is at most ${maxIdle} on this server`);
     const tx = newTxId();
     const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
-    const slot = await limits.openTx(tx, Date.now() + maxAgeMs + 60_000, maxOpen);
+    const slot = await limits.openSlot("tx", tx, Date.now() + maxAgeMs + 60_000, maxOpen);
     if (!slot.ok) throw new ToolError("too_many_transactions", `${slot.open} transactions are open on this server (MAX_OPEN_TRANSACTIONS=${maxOpen})`, "commit or roll back one, or wait for one to expire");
     const result = (await txStub(ctx.env, tx).begin({
       txId: tx,
@@ -60,7 +60,7 @@ export const txBegin = defineTool({
       idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
       maxAgeMs,
     })) as TxResult<Lease>;
-    if (!result.ok) await limits.closeTx(tx);
+    if (!result.ok) await limits.closeSlot("tx", tx);
     const lease = unwrap(result);
     return { structured: lease, text: leaseText(lease) };
   },
