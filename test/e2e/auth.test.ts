@@ -65,6 +65,7 @@ describe("scopes", () => {
     expect(read).toContain("pg_query_read");
     expect(read).not.toContain("pg_query_write");
     expect(read).not.toContain("pg_audit_log");
+    expect(read).not.toContain("pg_execute_code"); // code mode needs admin (CODE_MODE_SCOPE) here
     expect(write).toContain("pg_query_write");
     expect(write).not.toContain("pg_audit_log");
     expect(admin).toEqual(expect.arrayContaining(["pg_query_read", "pg_query_write", "pg_audit_log"]));
@@ -200,6 +201,22 @@ describe("read-only deployment", () => {
     expect(names).toContain("pg_query_read");
     expect(names).not.toContain("pg_query_write");
     expect(names).not.toContain("pg_audit_log");
+    await client.close();
+  });
+
+  it("code mode there (CODE_MODE_SCOPE=read) cannot write either", async () => {
+    const db = await observer();
+    const t = uniqueName("ro_code");
+    await db.query(`create table ${t} (id int)`);
+    const client = await connectClient(inject("readOnlyMcpUrl"), { headers: bearer(keys().write) });
+    const r = await call(client, "pg_execute_code", { code: `await pg.query("insert into ${t} values (1)"); return "wrote"` });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/Unknown tool: pg_query_write/);
+    const tx = await call(client, "pg_execute_code", { code: `return await pg.transaction(async (tx) => tx.query("insert into ${t} values (2)"))` });
+    expect(tx.isError).toBe(true);
+    expect((await db.query(`select count(*)::int as n from ${t}`)).rows[0].n).toBe(0);
+    await db.query(`drop table ${t}`);
+    await db.end();
     await client.close();
   });
 

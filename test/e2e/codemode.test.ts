@@ -75,6 +75,13 @@ describe("pg_execute_code", () => {
     expect(String(out.result)).toMatch(/Invalid arguments for tool pg_query_read/);
   });
 
+  it("pg_code_run_javascript runs JavaScript in the same sandbox", async () => {
+    const r = await call(client, "pg_code_run_javascript", { code: `const r = await pg.query("select 2 as two"); return r.rows[0].two * 21;` });
+    expect((r.structuredContent as Out).result).toBe(42);
+    const loop = await call(client, "pg_code_run_javascript", { code: "for (;;) {}" });
+    expect(text(loop)).toMatch(/operation budget/);
+  });
+
   it("reports a syntax error with its position", async () => {
     const r = await run("const x = ;");
     expect(text(r)).toMatch(/compile_error: .*line 1, column 11/);

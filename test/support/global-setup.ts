@@ -78,7 +78,7 @@ export default async function setup(project: TestProject) {
       startWorker({ databaseUrl, mode: "wrangler", vars: open }),
       startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
       startWorker({ databaseUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),
-      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0" } }),
+      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0", CODE_MODE_SCOPE: "read" } }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");

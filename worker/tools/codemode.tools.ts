@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
-import { defineTool, jsonSchema, type ToolAnnotations } from "./registry";
+import { defineTool, jsonSchema, type ToolAnnotations, type ToolContext } from "./registry";
 import { declarations } from "../../sandbox/api";
 import { runProgram } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
@@ -25,6 +25,54 @@ function description(): string {
 
 const RUN: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
 
+const CodeInput = z.object({
+  code: z.string().min(1).describe("Program body; may await and return"),
+  timeout: z.number().int().min(100).max(MAX_TIMEOUT_MS).optional().describe("ms, default and max 30000"),
+});
+
+const CodeOutput = z.object({
+  result: z.unknown(),
+  logs: z.array(z.string()),
+  dbCalls: z.number(),
+  durationMs: z.number(),
+  resultBytes: z.number(),
+  truncated: z.boolean(),
+});
+
+/** One run, shared by pg_execute_code and pg_code_run_javascript. */
+async function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
+  const cfg = ctx.config.code;
+  if (new TextEncoder().encode(args.code).length > cfg.maxCodeBytes) throw new ToolError("code_too_large", `the program is larger than ${cfg.maxCodeBytes} bytes (MAX_CODE_BYTES)`);
+  const rc = ctx.request as RequestContext;
+  const runId = crypto.randomUUID();
+  const timeoutMs = args.timeout ?? MAX_TIMEOUT_MS;
+  const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
+  const slot = await limits.openSlot("code", runId, Date.now() + timeoutMs + 10_000, cfg.maxConcurrent);
+  if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs are already running on this server (MAX_CONCURRENT_CODE_RUNS=${cfg.maxConcurrent})`, "retry shortly");
+  try {
+    const out = await runProgram(rc, args.code, {
+      timeoutMs,
+      maxCalls: cfg.maxDbCalls,
+      maxResultBytes: cfg.maxResultBytes,
+      limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 },
+    });
+    const logs = out.logTruncated ? [...out.logs, "[console output truncated]"] : out.logs;
+    const footer = `${out.dbCalls} db calls, ${out.durationMs} ms`;
+    if (out.status !== "ok") {
+      const e = out.error!;
+      throw new ToolError(out.status === "timeout" ? "program_timeout" : "program_error", `${e.name}: ${e.message} (${footer})${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}`);
+    }
+    const structured = { result: out.value ?? null, logs, dbCalls: out.dbCalls, durationMs: out.durationMs, resultBytes: out.resultBytes, truncated: out.resultTruncated };
+    const text = `${JSON.stringify(out.value ?? null)}${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}\n[${footer}]`;
+    return { structured, text };
+  } catch (e) {
+    if (e instanceof CompileError) throw new ToolError("compile_error", `${e.message}${e.line ? ` at line ${e.line}, column ${e.column}` : ""}`);
+    throw e;
+  } finally {
+    await limits.closeSlot("code", runId);
+  }
+}
+
 export const executeCode = defineTool({
   name: "pg_execute_code",
   group: "codemode",
@@ -35,51 +83,24 @@ export const executeCode = defineTool({
   scope: "admin",
   scopeFrom: (config) => config.code.scope,
   cost: "code",
-  input: z.object({
-    code: z.string().min(1).describe("Program body; may await and return"),
-    timeout: z.number().int().min(100).max(MAX_TIMEOUT_MS).optional().describe("ms, default and max 30000"),
-  }),
-  output: z.object({
-    result: z.unknown(),
-    logs: z.array(z.string()),
-    dbCalls: z.number(),
-    durationMs: z.number(),
-    resultBytes: z.number(),
-    truncated: z.boolean(),
-  }),
+  input: CodeInput,
+  output: CodeOutput,
   annotations: RUN,
-  async handler(args, ctx) {
-    const cfg = ctx.config.code;
-    if (new TextEncoder().encode(args.code).length > cfg.maxCodeBytes) throw new ToolError("code_too_large", `the program is larger than ${cfg.maxCodeBytes} bytes (MAX_CODE_BYTES)`);
-    const rc = ctx.request as RequestContext;
-    const runId = crypto.randomUUID();
-    const timeoutMs = args.timeout ?? MAX_TIMEOUT_MS;
-    const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
-    const slot = await limits.openSlot("code", runId, Date.now() + timeoutMs + 10_000, cfg.maxConcurrent);
-    if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs are already running on this server (MAX_CONCURRENT_CODE_RUNS=${cfg.maxConcurrent})`, "retry shortly");
-    try {
-      const out = await runProgram(rc, args.code, {
-        timeoutMs,
-        maxCalls: cfg.maxDbCalls,
-        maxResultBytes: cfg.maxResultBytes,
-        limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 },
-      });
-      const logs = out.logTruncated ? [...out.logs, "[console output truncated]"] : out.logs;
-      const footer = `${out.dbCalls} db calls, ${out.durationMs} ms`;
-      if (out.status !== "ok") {
-        const e = out.error!;
-        throw new ToolError(out.status === "timeout" ? "program_timeout" : "program_error", `${e.name}: ${e.message} (${footer})${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}`);
-      }
-      const structured = { result: out.value ?? null, logs, dbCalls: out.dbCalls, durationMs: out.durationMs, resultBytes: out.resultBytes, truncated: out.resultTruncated };
-      const text = `${JSON.stringify(out.value ?? null)}${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}\n[${footer}]`;
-      return { structured, text };
-    } catch (e) {
-      if (e instanceof CompileError) throw new ToolError("compile_error", `${e.message}${e.line ? ` at line ${e.line}, column ${e.column}` : ""}`);
-      throw e;
-    } finally {
-      await limits.closeSlot("code", runId);
-    }
-  },
+  handler: runCode,
 });
 
-export const codeModeTools = [executeCode];
+export const runJavascript = defineTool({
+  name: "pg_code_run_javascript",
+  group: "code",
+  title: "Run JavaScript against the database",
+  description: "Run a JavaScript program in the code-mode sandbox (same limits and security as pg_execute_code, whose description lists the pg API). Use `return` for the result.",
+  scope: "admin",
+  scopeFrom: (config) => config.code.scope,
+  cost: "code",
+  input: CodeInput,
+  output: CodeOutput,
+  annotations: RUN,
+  handler: runCode,
+});
+
+export const codeModeTools = [executeCode, runJavascript];
