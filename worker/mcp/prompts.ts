@@ -42,6 +42,10 @@ async function attempt(step: () => Promise<string>): Promise<string> {
 
 const user = (text: string) => ({ role: "user" as const, content: { type: "text" as const, text } });
 
+// Built once per isolate: registration runs for every request.
+const EXPLAIN_ARGS = z.object({ sql: z.string().min(1).max(100_000).describe("The query to explain") });
+const REVIEW_ARGS = z.object({ table: z.string().min(1).max(300).describe("[schema.]table") });
+
 export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
   mcp.server.registerCapabilities({ prompts: { listChanged: false } });
   const data = (text: string) => (rc.config.injectionGuard ? guardText(text) : text);
@@ -52,7 +56,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     {
       title: "Explain and optimise a query",
       description: "The query's plan and the tables it reads (columns, indexes, statistics), with a request to explain it and propose indexes or rewrites.",
-      argsSchema: z.object({ sql: z.string().min(1).max(100_000).describe("The query to explain") }),
+      argsSchema: EXPLAIN_ARGS,
     },
     ({ sql }) =>
       run(async (ctx) => {
@@ -79,7 +83,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     {
       title: "Review a table's indexes",
       description: "A table's description, index usage and table statistics, with a request to find unused, duplicate or missing indexes.",
-      argsSchema: z.object({ table: z.string().min(1).max(300).describe("[schema.]table") }),
+      argsSchema: REVIEW_ARGS,
     },
     ({ table }) =>
       run(async (ctx) => {

@@ -46,6 +46,10 @@ function variable(v: string | string[] | undefined): string {
   }
 }
 
+// Templates are stateless: parsed once per isolate, shared by every request's McpServer.
+const TABLE_TEMPLATE = new ResourceTemplate("postgres://schema/{schema}/{table}", { list: undefined });
+const SCHEMA_TEMPLATE = new ResourceTemplate("postgres://schema/{schema}", { list: undefined });
+
 export function registerResources(mcp: McpServer, rc: RequestContext): void {
   mcp.server.registerCapabilities({ resources: { listChanged: false } });
   const guard = (text: string) => (rc.config.injectionGuard ? guardText(text) : text);
@@ -63,14 +67,14 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
 
   mcp.registerResource(
     "table",
-    new ResourceTemplate("postgres://schema/{schema}/{table}", { list: undefined }),
+    TABLE_TEMPLATE,
     { title: "Table or view", description: "Columns, keys, foreign keys both ways, indexes, constraints, size", mimeType: TEXT },
     (uri, vars) => read(uri, async (ctx) => renderDescribed(await describeObject(ctx.sql, `${quoteIdent(variable(vars.schema))}.${quoteIdent(variable(vars.table))}`))),
   );
 
   mcp.registerResource(
     "schema",
-    new ResourceTemplate("postgres://schema/{schema}", { list: undefined }),
+    SCHEMA_TEMPLATE,
     { title: "Schema", description: "The tables, views, sequences and functions of one schema", mimeType: TEXT },
     (uri, vars) =>
       read(uri, async (ctx) => {

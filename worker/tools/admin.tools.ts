@@ -204,7 +204,7 @@ export const adminSet = defineTool({
   name: "pg_admin_set",
   group: "admin",
   title: "Change a setting",
-  description: "session: this call's own connection only (each call has its own; in a pg_tx transaction, until it ends). system: ALTER SYSTEM if allowed. null resets.",
+  description: "scope session: applies to this call's own connection only (every call gets a new one), so it checks a value. system: ALTER SYSTEM, if allowed. null resets.",
   scope: "admin",
   input: z.object({
     name: text(200),

@@ -176,7 +176,9 @@ export async function checkTypes(sql: SqlExecutor, types: string[]): Promise<voi
     rows = await sql.rows("select x.t, to_regtype(x.t) is not null as ok from unnest($1::text[]) as x(t)", [names]);
   } catch (e) {
     // Before PostgreSQL 16, to_regtype raises on a syntax error instead of returning NULL.
-    throw new ToolError("invalid_type", `invalid type name: ${(e as Error).message}`);
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^(42|22)/.test(code)) throw new ToolError("invalid_type", `invalid type name: ${(e as Error).message}`);
+    throw e;
   }
   const bad = rows.filter((r) => !r.ok).map((r) => r.t);
   if (bad.length > 0) throw new ToolError("invalid_type", `unknown type: ${bad.join(", ")}`, "use a built-in type name (text, int, bigint, numeric(p,s), timestamptz, jsonb, uuid, ...) or an existing [schema.]type");
