@@ -12,25 +12,7 @@ import { getConfig } from "../worker/config";
 import { callTool, type RequestContext } from "../worker/mcp/server";
 import { checkReadOnly } from "../worker/sql/readonly";
 import { NOT_FROM_CODE } from "./api";
-import type { Principal } from "../worker/auth/principal";
-
-export interface PgBindingProps {
-  runId: string;
-  principal: Principal;
-  /** ms since epoch after which calls are refused (the run timed out). */
-  deadline: number;
-  maxCalls: number;
-}
-
-export interface RunState {
-  calls: number;
-  /** Transactions begun by the program: rolled back if still open when the run ends. */
-  openTx: Set<string>;
-  done: boolean;
-}
-
-/** Runs in progress in this isolate, by run id. */
-export const RUNS = new Map<string, RunState>();
+import { RUNS, type PgBindingProps } from "./runs";
 
 export type CallResult = { ok: true; value: unknown } | { ok: false; error: string; code?: string };
 

@@ -15,7 +15,7 @@
 import { compileProgram } from "./compile";
 import { apiMap } from "./api";
 import { sandboxModule, type SandboxLimits } from "./module";
-import { RUNS, type PgBindingProps } from "./binding";
+import { RUNS, type PgBindingProps } from "./runs";
 import type { RequestContext } from "../worker/mcp/server";
 import { visibleTools } from "../worker/mcp/server";
 import { txStub } from "../worker/tx/remote";

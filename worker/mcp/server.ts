@@ -52,7 +52,7 @@ interface Catalog {
 
 let catalog: Catalog | undefined;
 
-const txArgument = z.string().regex(TX_ID_PATTERN, "a transaction id from pg_tx_begin").optional().describe("Run inside this transaction (pg_tx_begin)");
+const txArgument = z.string().regex(TX_ID_PATTERN, "a transaction id from pg_tx_begin").optional().describe("Transaction id");
 
 function isTransactional(def: ToolDefinition): boolean {
   return def.transactional ?? (def.group === "query" || def.group === "schema");

@@ -83,10 +83,11 @@ export function scopeAllows(held: readonly Scope[], needed: Scope): boolean {
 
 /**
  * JSON Schema for the wire. Every client reads tools/list, often into a model's
- * context, so it is compacted: no `$schema`, no bounds that only restate
- * JavaScript's safe integer range, no empty `items`/`additionalProperties`.
- * Output schemas keep their top-level fields and types only; the server
- * validates with the full zod schema either way.
+ * context, so it is compacted: no `$schema`; no length, item-count or pattern
+ * bounds (the server validates them with the full zod schema and answers with
+ * a precise message); no bounds that only restate JavaScript's safe integers;
+ * no empty `items`/`additionalProperties`. Output schemas keep their top-level
+ * fields and types only.
  */
 export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
   const js = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -94,16 +95,18 @@ export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<st
 }
 
 const isEmptyObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+const BOUNDS = new Set(["$schema", "propertyNames", "minLength", "maxLength", "minItems", "maxItems", "pattern", "format"]);
 
 function compactSchema(node: unknown, depth: number, maxDepth: number, io: "input" | "output"): unknown {
   if (Array.isArray(node)) return node.map((n) => compactSchema(n, depth, maxDepth, io));
   if (typeof node !== "object" || node === null) return node;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node)) {
-    if (k === "$schema" || k === "propertyNames") continue;
+    if (BOUNDS.has(k)) continue;
     if ((k === "maximum" && v === Number.MAX_SAFE_INTEGER) || (k === "minimum" && v === Number.MIN_SAFE_INTEGER)) continue;
-    if ((k === "additionalProperties" || k === "items") && (isEmptyObject(v) || (io === "output" && k === "additionalProperties"))) continue;
-    if (depth >= maxDepth && (k === "properties" || k === "items" || k === "required" || k === "description")) continue;
+    if ((k === "additionalProperties" || k === "items") && (isEmptyObject(v) || k === "additionalProperties")) continue;
+    if (io === "output" && k === "required") continue;
+    if (depth >= maxDepth && (k === "properties" || k === "items" || k === "required" || k === "description" || k === "anyOf")) continue;
     if (k === "properties" && typeof v === "object" && v !== null) {
       out[k] = Object.fromEntries(Object.entries(v).map(([name, sub]) => [name, compactSchema(sub, depth + 1, maxDepth, io)]));
     } else out[k] = compactSchema(v, depth, maxDepth, io);
