@@ -30,8 +30,13 @@ export interface Registry {
   jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown>;
 }
 
-/** Enough of `cloudflare:workers` for tool modules to load in Node: their classes are only extended, never run, here. */
+/**
+ * Enough of the Workers-only imports for tool modules to load in Node: the
+ * `cloudflare:workers` classes are only extended, and `.wasm` modules only
+ * instantiated at run time, never here.
+ */
 const WORKERS_STUB = "export class WorkerEntrypoint {} export class DurableObject {} export class WorkflowEntrypoint {} export class RpcTarget {} export const env = {};";
+const WASM_STUB = "export default {};";
 
 let stubbed = false;
 
@@ -43,7 +48,12 @@ let stubbed = false;
 export async function loadRegistry(): Promise<Registry> {
   if (!stubbed) {
     stubbed = true;
-    const hook = `export async function resolve(s, c, next) { return s === "cloudflare:workers" ? { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(WORKERS_STUB)}`)}, shortCircuit: true } : next(s, c); }`;
+    const stub = (code: string) => JSON.stringify(`data:text/javascript,${encodeURIComponent(code)}`);
+    const hook = `export async function resolve(s, c, next) {
+      if (s === "cloudflare:workers") return { url: ${stub(WORKERS_STUB)}, shortCircuit: true };
+      if (s.endsWith(".wasm")) return { url: ${stub(WASM_STUB)}, shortCircuit: true };
+      return next(s, c);
+    }`;
     register(`data:text/javascript,${encodeURIComponent(hook)}`);
   }
   const path = (p: string) => fileURLToPath(new URL(`../worker/tools/${p}`, import.meta.url));
