@@ -44,6 +44,7 @@ const MaintenanceOutput = z.object({
 
 export const adminVacuum = defineTool({
   name: "pg_admin_vacuum",
+  cost: "expensive",
   group: "admin",
   title: "VACUUM",
   description: "Reclaim dead tuples (full: rewrite, exclusive lock). Reports live/dead tuples and size before and after.",
@@ -90,6 +91,7 @@ const REINDEX_CONCURRENTLY_SINCE = 120000;
 
 export const adminReindex = defineTool({
   name: "pg_admin_reindex",
+  cost: "expensive",
   group: "admin",
   title: "REINDEX",
   description: "Rebuild bloated or invalid indexes; concurrently (default where supported) does not block writes.",

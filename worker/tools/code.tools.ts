@@ -130,6 +130,7 @@ function renderStatement(i: number, rs: RowSet): string {
 
 export const codeRunSqlScript = defineTool({
   name: "pg_code_run_sql_script",
+  cost: "expensive",
   group: "code",
   title: "Run a SQL script",
   description:

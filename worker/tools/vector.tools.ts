@@ -315,6 +315,7 @@ const UPSERT_ANNOTATIONS: ToolAnnotations = { readOnlyHint: false, destructiveHi
 
 export const vectorUpsert = defineTool({
   name: "pg_vector_upsert",
+  cost: "expensive",
   group: "vector",
   title: "Insert or update vectors",
   description: `Insert or update rows (id, vector, jsonb metadata) by primary key, atomically. create: true makes the table (id, embedding vector(n), metadata) if missing.`,
@@ -408,6 +409,7 @@ function fitName(s: string): string {
 
 export const vectorCreateIndex = defineTool({
   name: "pg_vector_create_index",
+  cost: "expensive",
   group: "vector",
   title: "Create a vector index",
   description: "Index a vector column: HNSW (m, efConstruction) or IVFFlat (lists), for one metric (searches by that metric use it).",
