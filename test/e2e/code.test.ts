@@ -7,18 +7,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
-import { observer, uniqueName } from "../support/db";
+import { observer, uniqueName, useClientAndObserver } from "../support/db";
 
+const fixture = useClientAndObserver();
 let client: Client;
 let db: pg.Client;
-beforeAll(async () => {
-  client = await connectClient(inject("mcpUrl"));
-  db = await observer();
-});
-afterAll(async () => {
-  await client?.close();
-  await db?.end();
-});
+beforeAll(() => ({ client, db } = fixture));
 
 const exists = async (table: string) => (await db.query("select to_regclass($1) is not null as ok", [table])).rows[0].ok as boolean;
 

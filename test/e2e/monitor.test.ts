@@ -3,18 +3,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
-import { observer, uniqueName } from "../support/db";
+import { observer, uniqueName, useClientAndObserver } from "../support/db";
 
+const fixture = useClientAndObserver();
 let client: Client;
 let db: pg.Client;
-beforeAll(async () => {
-  client = await connectClient(inject("mcpUrl"));
-  db = await observer();
-});
-afterAll(async () => {
-  await client?.close();
-  await db?.end();
-});
+beforeAll(() => ({ client, db } = fixture));
 
 /** Another connection that may be cancelled or terminated by the test: errors are expected, not crashes. */
 async function session(app: string): Promise<{ c: pg.Client; pid: number }> {

@@ -2,18 +2,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, rows, text } from "../support/mcp";
-import { observer, uniqueName } from "../support/db";
+import { observer, uniqueName, useClientAndObserver } from "../support/db";
 
+const fixture = useClientAndObserver();
 let client: Client;
 let db: pg.Client;
-beforeAll(async () => {
-  client = await connectClient(inject("mcpUrl"));
-  db = await observer();
-});
-afterAll(async () => {
-  await client?.close();
-  await db?.end();
-});
+beforeAll(() => ({ client, db } = fixture));
 
 describe("tools/list", () => {
   it("lists every query tool with title, schemas and annotations", async () => {
