@@ -11,6 +11,7 @@ import { declarations } from "../../sandbox/api";
 import { runProgram } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
 import type { RequestContext } from "../mcp/server";
+import type { Config } from "../config";
 
 const MAX_TIMEOUT_MS = 30_000;
 
@@ -73,34 +74,33 @@ async function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
   }
 }
 
+/** What the code tools share: who may run them, their budget, their shapes, the runner. */
+const codeTool = {
+  scope: "admin",
+  scopeFrom: (config: Config) => config.code.scope,
+  cost: "code",
+  input: CodeInput,
+  output: CodeOutput,
+  annotations: RUN,
+  handler: runCode,
+} as const;
+
 export const executeCode = defineTool({
+  ...codeTool,
   name: "pg_execute_code",
   group: "codemode",
   title: "Run a program against the database",
   get description() {
     return description();
   },
-  scope: "admin",
-  scopeFrom: (config) => config.code.scope,
-  cost: "code",
-  input: CodeInput,
-  output: CodeOutput,
-  annotations: RUN,
-  handler: runCode,
 });
 
 export const runJavascript = defineTool({
+  ...codeTool,
   name: "pg_code_run_javascript",
   group: "code",
   title: "Run JavaScript against the database",
   description: "Run a JavaScript program in the code-mode sandbox (same limits and security as pg_execute_code, whose description lists the pg API). Use `return` for the result.",
-  scope: "admin",
-  scopeFrom: (config) => config.code.scope,
-  cost: "code",
-  input: CodeInput,
-  output: CodeOutput,
-  annotations: RUN,
-  handler: runCode,
 });
 
 export const codeModeTools = [executeCode, runJavascript];
