@@ -23,6 +23,10 @@ try {
   await direct.query("drop table if exists bench_rows; create table bench_rows as select g as id, 'name ' || g as name, (g * 1.25)::numeric(12,2) as amount, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' as created_at, g % 2 = 0 as flag from generate_series(1, 1000) g");
 
   const full = await time(() => client.callTool({ name: "pg_query_read", arguments: { sql: "select 1" } }), CALLS, 50);
+  // Where the overhead goes: the HTTP hop into workerd alone, and an MCP request that touches no database.
+  const origin = new URL(stack.mcpUrl).origin;
+  const hop = await time(() => fetch(`${origin}/`).then((r) => r.text()), CALLS, 20);
+  const ping = await time(() => client.ping(), CALLS, 20);
   const open = await time(() => direct.query("select 1"), CALLS, 50);
   const perCall = await time(async () => {
     const c = new pg.Client({ connectionString: stack.databaseUrl });
@@ -74,6 +78,8 @@ try {
     ]),
   );
   console.log(`\nMCP overhead per call (full p50 - connect+query+end p50): ${ms(p50(full) - p50(perCall))}   (target <= 0.75 ms)`);
+  console.log(`  of which: HTTP round trip into workerd (GET /) ${ms(p50(hop))}; MCP ping (no database) ${ms(p50(ping))}, i.e. the MCP layer ${ms(p50(ping) - p50(hop))};`);
+  console.log(`  the rest (${ms(p50(full) - p50(perCall) - p50(ping))}) is the database path in workerd, through the local Hyperdrive proxy, vs pg in Node`);
   console.log(`full / connect+query+end: ${(p50(full) / p50(perCall)).toFixed(2)}x;  full / open connection: ${(p50(full) / p50(open)).toFixed(1)}x`);
   console.log(`\n1000 x 5 result: p50 ${ms(p50(bigTimes))}, text ${textBytes} bytes, raw row data ${rawBytes} bytes, ratio ${(textBytes / rawBytes).toFixed(3)}x   (target <= 1.1x)`);
   console.log(`tools/list: ${listBytes} bytes for ${tools.length} tools, ${Math.round(listBytes / tools.length)} bytes per tool   (target <= 600)`);
