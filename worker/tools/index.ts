@@ -8,6 +8,7 @@ import { adminTools } from "./admin.tools";
 import { monitorTools } from "./monitor.tools";
 import { txTools } from "./tx.tools";
 import { codeModeTools } from "./codemode.tools";
+import { pythonTools } from "./python.tools";
 import type { ToolDefinition } from "./registry";
 
-export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...txTools, ...auditTools, ...vectorTools, ...codeTools, ...codeModeTools] as unknown as ToolDefinition[];
+export const ALL_TOOLS: readonly ToolDefinition[] = [...queryTools, ...schemaTools, ...adminTools, ...monitorTools, ...txTools, ...auditTools, ...vectorTools, ...codeTools, ...codeModeTools, ...pythonTools] as unknown as ToolDefinition[];
