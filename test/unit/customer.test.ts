@@ -15,7 +15,8 @@ describe("npm run customer", () => {
     expect(c.kv_namespaces).toEqual([{ binding: "OAUTH_KV", id: "fedcba9876543210fedcba9876543210" }]);
     expect(c.durable_objects).toBeDefined(); // inherited from wrangler.toml
     expect(built.secrets).toEqual(["API_KEYS", "OAUTH_ADMIN_PASSWORD"]);
-    expect(built.gzipBytes).toBeLessThan(3 * 1024 * 1024);
+    // Pyodide (pg_code_run_python) makes the bundle ~7 MB gzipped: inside the paid plan's 10 MiB, over the free plan's 3 MiB.
+    expect(built.gzipBytes).toBeLessThan(10 * 1024 * 1024);
   });
 
   it("builds a Neon customer without a Hyperdrive binding", { timeout: 60_000 }, () => {
