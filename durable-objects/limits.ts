@@ -10,6 +10,9 @@ import { DurableObject } from "cloudflare:workers";
 
 export type CostClass = "call" | "expensive" | "code";
 
+/** Things a deployment caps the number of at once: open transactions, running programs, Python interpreters. */
+export type SlotKind = "tx" | "code" | "python";
+
 export interface LimitPolicy {
   /** Per minute for each class; 0 = unlimited. */
   perMinute: Record<CostClass, number>;
@@ -86,10 +89,10 @@ export class Limits extends DurableObject {
     this.#inFlight.delete(lease);
   }
 
-  #slots = { tx: new Map<string, number>(), code: new Map<string, number>() }; // id -> expires at (ms)
+  #slots = { tx: new Map<string, number>(), code: new Map<string, number>(), python: new Map<string, number>() }; // id -> expires at (ms)
 
   /** Reserves a slot: an open transaction (each holds a database connection) or a running program. */
-  openSlot(kind: "tx" | "code", id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+  openSlot(kind: SlotKind, id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
     const slots = this.#slots[kind];
     const now = Date.now();
     // A slot whose release was lost frees itself when its deadline passes.
@@ -99,7 +102,7 @@ export class Limits extends DurableObject {
     return { ok: true, open: slots.size };
   }
 
-  closeSlot(kind: "tx" | "code", id: string): void {
+  closeSlot(kind: SlotKind, id: string): void {
     this.#slots[kind].delete(id);
   }
 

@@ -90,6 +90,9 @@ const ConfigSchema = z.object({
   /** Array elements / string characters / buffer bytes a program may allocate through built-ins. */
   CODE_ALLOCATION_BUDGET: intVar("CODE_ALLOCATION_BUDGET", 5_000_000, 1_000, 1_000_000_000),
   MAX_CONCURRENT_CODE_RUNS: intVar("MAX_CONCURRENT_CODE_RUNS", 8, 1, 1_000),
+  MAX_CONCURRENT_PYTHON_RUNS: intVar("MAX_CONCURRENT_PYTHON_RUNS", 1, 1, 100),
+  /** Offer pg_code_run_python (Pyodide: seconds and ~100 MB per run). */
+  PYTHON: bool.default("true"),
 });
 
 export interface Config {
@@ -136,6 +139,10 @@ export interface Config {
     operationBudget: number;
     allocationBudget: number;
     maxConcurrent: number;
+    /** @default 1 */
+    maxConcurrentPython: number;
+    /** @default true */
+    python: boolean;
   };
   tx: {
     /** @default 30000 (max 60000) */
@@ -216,6 +223,8 @@ export function getConfig(env: Env): Config {
       operationBudget: v.CODE_OPERATION_BUDGET,
       allocationBudget: v.CODE_ALLOCATION_BUDGET,
       maxConcurrent: v.MAX_CONCURRENT_CODE_RUNS,
+      maxConcurrentPython: v.MAX_CONCURRENT_PYTHON_RUNS,
+      python: v.PYTHON === "true",
     },
     tx: { idleTimeoutMs: v.TX_IDLE_TIMEOUT_MS, maxAgeMs: v.TX_MAX_AGE_MS, maxOpen: v.MAX_OPEN_TRANSACTIONS },
   };

@@ -9,7 +9,7 @@ import { call, connectClient, text } from "../support/mcp";
 
 let client: Client;
 beforeAll(async () => {
-  client = await connectClient(inject("mcpUrl"));
+  client = await connectClient(inject("pythonMcpUrl"));
 });
 afterAll(async () => {
   await client?.close();

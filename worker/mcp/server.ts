@@ -13,7 +13,7 @@ import { openSession } from "../db/session";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
-import { jsonSchema, requiredScope, scopeAllows, type ToolContext, type ToolDefinition } from "../tools/registry";
+import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
 import { recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
@@ -81,7 +81,7 @@ function getCatalog(): Catalog {
 
 /** Tools visible to this caller in this deployment. */
 export function visibleTools(config: Config, principal: Principal): ToolDefinition[] {
-  return ALL_TOOLS.filter((t) => config.toolGroups.includes(t.group) && scopeAllows(principal.scopes, requiredScope(t, config)));
+  return ALL_TOOLS.filter((t) => toolVisible(t, config, principal.scopes));
 }
 
 function listing(config: Config, principal: Principal): { tools: ListedTool[] } {
@@ -100,7 +100,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   const entry = getCatalog().byName.get(name);
   const def = entry?.def;
   // A tool the caller may not see is refused exactly like one that does not exist.
-  if (!def || !rc.config.toolGroups.includes(def.group) || !scopeAllows(rc.principal.scopes, requiredScope(def, rc.config))) {
+  if (!def || !toolVisible(def, rc.config, rc.principal.scopes)) {
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
   }
   const parsed = entry!.input.safeParse(rawArgs ?? {});

@@ -36,8 +36,9 @@ async function handler(args: z.infer<typeof PythonInput>, ctx: ToolContext) {
   const runId = crypto.randomUUID();
   const timeoutMs = args.timeout ?? MAX_TIMEOUT_MS;
   const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
-  const slot = await limits.openSlot("code", runId, Date.now() + timeoutMs + 10_000, cfg.maxConcurrent);
-  if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs are already running on this server (MAX_CONCURRENT_CODE_RUNS=${cfg.maxConcurrent})`, "retry shortly");
+  // An interpreter start costs ~100 MB and seconds of CPU: Python runs have their own, smaller cap.
+  const slot = await limits.openSlot("python", runId, Date.now() + timeoutMs + 10_000, cfg.maxConcurrentPython);
+  if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} Python programs are already running on this server (MAX_CONCURRENT_PYTHON_RUNS=${cfg.maxConcurrentPython})`, "retry shortly");
   try {
     // Imported on use: the assets are Worker module imports, and the registry must stay importable from Node.
     const { runPython } = await import("../../sandbox/python/run");
@@ -57,7 +58,7 @@ async function handler(args: z.infer<typeof PythonInput>, ctx: ToolContext) {
     const text = `${JSON.stringify(out.value ?? null)}${logs.length ? `\noutput:\n${logs.join("\n")}` : ""}\n[${footer}]`;
     return { structured, text };
   } finally {
-    await limits.closeSlot("code", runId);
+    await limits.closeSlot("python", runId);
   }
 }
 
@@ -71,6 +72,7 @@ export const runPythonTool = defineTool({
     "Database errors raise PgError. print() is captured; the value of the last expression is the result (JSON; other values as str). Start-up takes a few seconds.",
   scope: "admin",
   scopeFrom: (config) => config.code.scope,
+  available: (config) => config.code.python,
   cost: "code",
   input: PythonInput,
   output: PythonOutput,

@@ -47,6 +47,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   input: I;
   output: O;
   annotations: ToolAnnotations;
+  /** Whether the deployment offers the tool at all (beyond its group). @default always */
+  available?: (config: Config) => boolean;
   /** The scope, decided by the deployment instead (code mode: CODE_MODE_SCOPE). Overrides `scope`. */
   scopeFrom?: (config: Config) => Scope;
   /** Which rate-limit budget a call spends besides the per-call one. @default "call" */
@@ -70,6 +72,11 @@ export const WRITE: ToolAnnotations = { readOnlyHint: false, destructiveHint: tr
 export const ADDITIVE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 
 const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, admin: 2 };
+
+/** Whether this deployment exposes the tool to a caller holding `scopes`. */
+export function toolVisible(def: Pick<ToolDefinition, "group" | "scope" | "scopeFrom" | "available">, config: Config, scopes: readonly Scope[]): boolean {
+  return config.toolGroups.includes(def.group) && (def.available?.(config) ?? true) && scopeAllows(scopes, requiredScope(def, config));
+}
 
 /** The scope a tool needs in this deployment. */
 export function requiredScope(def: Pick<ToolDefinition, "scope" | "scopeFrom">, config: Config): Scope {
