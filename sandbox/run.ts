@@ -76,27 +76,7 @@ export async function runProgram(rc: RequestContext, code: string, opts: RunOpti
     if ("failed" in response) {
       return { status: "error", error: { name: "SandboxError", message: response.failed }, logs: [], logTruncated: false, dbCalls: state.calls, durationMs, resultBytes: 0, resultTruncated: false };
     }
-    const text = await response.text();
-    let out: { status: "ok" | "error"; value?: unknown; error?: RunOutcome["error"]; logs?: string[]; logTruncated?: boolean; ticks?: number };
-    try {
-      out = JSON.parse(text);
-    } catch {
-      out = { status: "error", error: { name: "SandboxError", message: `the sandbox answered ${response.status}: ${text.slice(0, 300)}` } };
-    }
-    const valueText = JSON.stringify(out.value ?? null);
-    const resultTruncated = valueText.length > opts.maxResultBytes;
-    return {
-      status: out.status,
-      value: resultTruncated ? `${valueText.slice(0, opts.maxResultBytes)}…[truncated: result was ${valueText.length} bytes, limit ${opts.maxResultBytes}]` : out.value,
-      ...(out.error ? { error: out.error } : {}),
-      logs: out.logs ?? [],
-      logTruncated: out.logTruncated ?? false,
-      dbCalls: state.calls,
-      durationMs,
-      resultBytes: valueText.length,
-      resultTruncated,
-      ticks: out.ticks,
-    };
+    return readOutcome(response, state.calls, durationMs, opts.maxResultBytes);
   } finally {
     clearTimeout(timer);
     state.done = true;
@@ -104,4 +84,29 @@ export async function runProgram(rc: RequestContext, code: string, opts: RunOpti
     // A transaction the program left open is rolled back with the run.
     for (const tx of state.openTx) await txStub(rc.env, tx).control(rc.principal.id, { kind: "rollback" }).catch(() => {});
   }
+}
+
+/** The sandbox's JSON answer as a RunOutcome, with the result size checked. Shared by the JavaScript and Python runners. */
+export async function readOutcome(response: Response, dbCalls: number, durationMs: number, maxResultBytes: number): Promise<RunOutcome> {
+  const text = await response.text();
+  let out: { status: "ok" | "error"; value?: unknown; error?: RunOutcome["error"]; logs?: string[]; logTruncated?: boolean; ticks?: number };
+  try {
+    out = JSON.parse(text);
+  } catch {
+    out = { status: "error", error: { name: "SandboxError", message: `the sandbox answered ${response.status}: ${text.slice(0, 300)}` } };
+  }
+  const valueText = JSON.stringify(out.value ?? null);
+  const resultTruncated = valueText.length > maxResultBytes;
+  return {
+    status: out.status,
+    value: resultTruncated ? `${valueText.slice(0, maxResultBytes)}…[truncated: result was ${valueText.length} bytes, limit ${maxResultBytes}]` : out.value,
+    ...(out.error ? { error: out.error } : {}),
+    logs: out.logs ?? [],
+    logTruncated: out.logTruncated ?? false,
+    dbCalls,
+    durationMs,
+    resultBytes: valueText.length,
+    resultTruncated,
+    ticks: out.ticks,
+  };
 }

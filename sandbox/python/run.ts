@@ -19,7 +19,7 @@ import loader from "./assets/pyodide.mjs.txt";
 import lock from "pyodide/pyodide-lock.json";
 import { MODULES, pythonModule, type PythonLimits } from "./module";
 import { RUNS, type PgBindingProps } from "../runs";
-import type { RunOutcome } from "../run";
+import { readOutcome, type RunOutcome } from "../run";
 import type { RequestContext } from "../../worker/mcp/server";
 import { txStub } from "../../worker/tx/remote";
 
@@ -71,27 +71,7 @@ export async function runPython(rc: RequestContext, code: string, opts: PythonRu
     if ("failed" in response) {
       return { ...base, status: "error", error: { name: "SandboxError", message: response.failed }, dbCalls: state.calls, durationMs };
     }
-    const text = await response.text();
-    let out: { status: "ok" | "error"; value?: unknown; error?: RunOutcome["error"]; logs?: string[]; logTruncated?: boolean; ticks?: number };
-    try {
-      out = JSON.parse(text);
-    } catch {
-      out = { status: "error", error: { name: "SandboxError", message: `the sandbox answered ${response.status}: ${text.slice(0, 300)}` } };
-    }
-    const valueText = JSON.stringify(out.value ?? null);
-    const resultTruncated = valueText.length > opts.maxResultBytes;
-    return {
-      status: out.status,
-      value: resultTruncated ? `${valueText.slice(0, opts.maxResultBytes)}…[truncated: result was ${valueText.length} bytes, limit ${opts.maxResultBytes}]` : out.value,
-      ...(out.error ? { error: out.error } : {}),
-      logs: out.logs ?? [],
-      logTruncated: out.logTruncated ?? false,
-      dbCalls: state.calls,
-      durationMs,
-      resultBytes: valueText.length,
-      resultTruncated,
-      ticks: out.ticks,
-    };
+    return readOutcome(response, state.calls, durationMs, opts.maxResultBytes);
   } finally {
     clearTimeout(timer);
     state.done = true;

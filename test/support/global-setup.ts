@@ -32,8 +32,6 @@ declare module "vitest" {
     /** OAuth enabled: PUBLIC_URL is this Worker's origin; the consent password is `oauthPassword`. */
     oauthMcpUrl: string;
     oauthPassword: string;
-    /** Python on, in its own workerd (a Pyodide start is seconds of CPU: it would stall the other tests' Worker). */
-    pythonMcpUrl: string;
     /** READ_ONLY=true deployment, API keys as above (the admin key is capped at read). */
     readOnlyMcpUrl: string;
   }
@@ -81,7 +79,6 @@ export default async function setup(project: TestProject) {
       startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
       startWorker({ databaseUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),
       startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0", CODE_MODE_SCOPE: "read" } }),
-      startWorker({ databaseUrl, vars: { ...open, PYTHON: "true", TOOL_GROUPS: "query,code" } }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
@@ -92,7 +89,7 @@ export default async function setup(project: TestProject) {
     started.push(vectorWorker);
     project.provide("vectorDatabaseUrl", pglite.url);
     project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
-    const [main, neon, small, dev, auth, oauth, readOnly, python] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [main, neon, small, dev, auth, oauth, readOnly] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
     project.provide("mcpUrl", main!.mcpUrl);
     project.provide("neonMcpUrl", neon!.mcpUrl);
@@ -103,7 +100,6 @@ export default async function setup(project: TestProject) {
     project.provide("oauthMcpUrl", oauth!.mcpUrl);
     project.provide("oauthPassword", OAUTH_PASSWORD);
     project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
-    project.provide("pythonMcpUrl", python!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;

@@ -6,9 +6,10 @@
 import { z } from "zod";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
-import { defineTool, jsonSchema, type ToolAnnotations, type ToolContext } from "./registry";
+import { defineTool, jsonSchema, type ToolAnnotations, type ToolContext, type ToolOutput } from "./registry";
+import type { SlotKind } from "../../durable-objects/limits";
 import { declarations } from "../../sandbox/api";
-import { runProgram } from "../../sandbox/run";
+import { runProgram, type RunOutcome } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
 import type { RequestContext } from "../mcp/server";
 import type { Config } from "../config";
@@ -31,7 +32,7 @@ const CodeInput = z.object({
   timeout: z.number().int().min(100).max(MAX_TIMEOUT_MS).optional().describe("ms, default and max 30000"),
 });
 
-const CodeOutput = z.object({
+export const CodeOutput = z.object({
   result: z.unknown(),
   logs: z.array(z.string()),
   dbCalls: z.number(),
@@ -40,38 +41,58 @@ const CodeOutput = z.object({
   truncated: z.boolean(),
 });
 
-/** One run, shared by pg_execute_code and pg_code_run_javascript. */
-async function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
+/** How one kind of sandbox is run: its concurrency slot and its runner. */
+export interface SandboxKind {
+  slot: SlotKind;
+  /** Runs at once per deployment, and the variable that sets it (for the error). */
+  max: number;
+  maxVar: string;
+  /** What captured output is called in the text ("console" for JavaScript, "output" for Python). */
+  outputLabel: string;
+  /** The marker appended when that output was cut. */
+  truncatedNote: string;
+  run(rc: RequestContext, timeoutMs: number): Promise<RunOutcome>;
+}
+
+/** One sandboxed run as a tool call: size check, concurrency slot, run, result or tool error. Shared by every code tool. */
+export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: number, kind: SandboxKind): Promise<ToolOutput<z.infer<typeof CodeOutput>>> {
   const cfg = ctx.config.code;
-  if (new TextEncoder().encode(args.code).length > cfg.maxCodeBytes) throw new ToolError("code_too_large", `the program is larger than ${cfg.maxCodeBytes} bytes (MAX_CODE_BYTES)`);
-  const rc = ctx.request as RequestContext;
+  if (new TextEncoder().encode(code).length > cfg.maxCodeBytes) throw new ToolError("code_too_large", `the program is larger than ${cfg.maxCodeBytes} bytes (MAX_CODE_BYTES)`);
   const runId = crypto.randomUUID();
-  const timeoutMs = args.timeout ?? MAX_TIMEOUT_MS;
   const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
-  const slot = await limits.openSlot("code", runId, Date.now() + timeoutMs + 10_000, cfg.maxConcurrent);
-  if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs are already running on this server (MAX_CONCURRENT_CODE_RUNS=${cfg.maxConcurrent})`, "retry shortly");
+  const slot = await limits.openSlot(kind.slot, runId, Date.now() + timeoutMs + 10_000, kind.max);
+  if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs of this kind are already running on this server (${kind.maxVar}=${kind.max})`, "retry shortly");
   try {
-    const out = await runProgram(rc, args.code, {
-      timeoutMs,
-      maxCalls: cfg.maxDbCalls,
-      maxResultBytes: cfg.maxResultBytes,
-      limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 },
-    });
-    const logs = out.logTruncated ? [...out.logs, "[console output truncated]"] : out.logs;
+    const out = await kind.run(ctx.request as RequestContext, timeoutMs);
+    const logs = out.logTruncated ? [...out.logs, kind.truncatedNote] : out.logs;
     const footer = `${out.dbCalls} db calls, ${out.durationMs} ms`;
+    const logText = logs.length ? `\n${kind.outputLabel}:\n${logs.join("\n")}` : "";
     if (out.status !== "ok") {
       const e = out.error!;
-      throw new ToolError(out.status === "timeout" ? "program_timeout" : "program_error", `${e.name}: ${e.message} (${footer})${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}`);
+      throw new ToolError(out.status === "timeout" ? "program_timeout" : "program_error", `${e.name}: ${e.message} (${footer})${logText}`);
     }
     const structured = { result: out.value ?? null, logs, dbCalls: out.dbCalls, durationMs: out.durationMs, resultBytes: out.resultBytes, truncated: out.resultTruncated };
-    const text = `${JSON.stringify(out.value ?? null)}${logs.length ? `\nconsole:\n${logs.join("\n")}` : ""}\n[${footer}]`;
-    return { structured, text };
+    return { structured, text: `${JSON.stringify(out.value ?? null)}${logText}\n[${footer}]` };
   } catch (e) {
     if (e instanceof CompileError) throw new ToolError("compile_error", `${e.message}${e.line ? ` at line ${e.line}, column ${e.column}` : ""}`);
     throw e;
   } finally {
-    await limits.closeSlot("code", runId);
+    await limits.closeSlot(kind.slot, runId);
   }
+}
+
+/** The JavaScript/TypeScript sandbox (pg_execute_code, pg_code_run_javascript). */
+function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
+  const cfg = ctx.config.code;
+  return runSandboxed(ctx, args.code, args.timeout ?? MAX_TIMEOUT_MS, {
+    slot: "code",
+    max: cfg.maxConcurrent,
+    maxVar: "MAX_CONCURRENT_CODE_RUNS",
+    outputLabel: "console",
+    truncatedNote: "[console output truncated]",
+    run: (rc, timeoutMs) =>
+      runProgram(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 } }),
+  });
 }
 
 /** What the code tools share: who may run them, their budget, their shapes, the runner. */
