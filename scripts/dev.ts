@@ -4,22 +4,34 @@
  * `npm run dev -- --vector`: PGlite with pgvector instead of the embedded
  * PostgreSQL (which has no pgvector), for the vector tools.
  */
-import { startEmbeddedPostgres, type RunningPostgres } from "./lib/postgres";
+import { startEmbeddedPostgres } from "./lib/postgres";
 import { startPgliteVector } from "./lib/pglite";
 import { migrate } from "./lib/migrate";
 import { startWorker } from "./lib/worker";
 import { join } from "node:path";
 import { PROJECT_ROOT } from "./lib/worker";
 
+// Ctrl-C at any moment, start-up included, stops whatever has started so far.
+const stops: (() => Promise<void>)[] = [];
+let stopping = false;
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping...");
+  for (const stop of stops.reverse()) await stop().catch(() => {});
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+
 const port = Number(process.env.PORT ?? 8787);
 const vector = process.argv.includes("--vector");
-let pg: Pick<RunningPostgres, "stop"> | undefined;
 let databaseUrl = process.env.DATABASE_URL;
 
 if (!databaseUrl && vector) {
   console.log("Starting PGlite with pgvector...");
   const pglite = await startPgliteVector({ dataDir: process.env.PGLITE_DATA_DIR ?? join(PROJECT_ROOT, ".data", "pglite") });
-  pg = pglite;
+  stops.push(() => pglite.stop());
   databaseUrl = pglite.url;
   const applied = await migrate(pglite.url);
   console.log(`PGlite (PostgreSQL in WebAssembly) with pgvector ready on port ${pglite.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}
@@ -29,7 +41,7 @@ if (!databaseUrl && vector) {
 } else if (!databaseUrl) {
   console.log("Starting embedded PostgreSQL...");
   const embedded = await startEmbeddedPostgres({ dataDir: process.env.PG_DATA_DIR ?? join(PROJECT_ROOT, ".data", "postgres") });
-  pg = embedded;
+  stops.push(() => embedded.stop());
   databaseUrl = embedded.url;
   const applied = await migrate(embedded.url);
   console.log(`PostgreSQL ready on port ${embedded.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}`);
@@ -39,6 +51,7 @@ if (!databaseUrl && vector) {
 }
 
 const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: { AUTH_MODE: "none" } });
+stops.push(() => worker.stop());
 console.log(`
   MCP endpoint:  ${worker.mcpUrl}
 
@@ -50,14 +63,3 @@ console.log(`
   Ctrl-C to stop.
 `);
 
-let stopping = false;
-async function shutdown() {
-  if (stopping) return;
-  stopping = true;
-  console.log("\nStopping...");
-  await worker.stop();
-  await pg?.stop();
-  process.exit(0);
-}
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);

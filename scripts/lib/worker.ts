@@ -109,6 +109,15 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
   child.stderr!.on("data", collect);
   let exited = false;
   child.on("exit", () => (exited = true));
+  // wrangler runs in its own process group (so Ctrl-C reaches us, not it): take it down if we exit first.
+  const killGroup = () => {
+    if (!exited && child.pid) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+    }
+  };
+  process.once("exit", killGroup);
 
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
