@@ -42,41 +42,63 @@ export interface RunOutcome {
 
 const COMPATIBILITY_DATE = "2026-04-01";
 
-export async function runProgram(rc: RequestContext, code: string, opts: RunOptions): Promise<RunOutcome> {
-  const program = compileProgram(code);
-  const source = sandboxModule(program, apiMap(visibleTools(rc.config, rc.principal)), opts.limits);
+export interface IsolateRun {
+  timeoutMs: number;
+  maxCalls: number;
+  maxResultBytes: number;
+  /** The dynamic Worker's code; everything that bounds it (env, network, limits) is set here, in one place. */
+  mainModule: string;
+  modules: Record<string, WorkerLoaderModule | string>;
+  /** The request that starts the program (the Python runner sends the code in its body). */
+  init?: RequestInit;
+  /** Added to the timeout message (Python's start-up counts against it). */
+  timeoutNote?: string;
+}
+
+/**
+ * One run of a program in a fresh dynamic Worker: registers the run for
+ * PgBinding, loads the isolate with `pg` as its only binding and no network,
+ * races it against the timeout, and always ends the run (no further calls,
+ * transactions it left open rolled back). Shared by the JavaScript and Python runners.
+ */
+export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<RunOutcome> {
+  const exports = rc.exports;
+  if (!exports?.PgBinding) throw new Error("code mode needs ctx.exports.PgBinding (export PgBinding from the Worker's main module)");
   const runId = crypto.randomUUID();
   const state = { calls: 0, openTx: new Set<string>(), done: false };
   RUNS.set(runId, state);
   const started = Date.now();
-  const props: PgBindingProps = { runId, principal: rc.principal, deadline: started + opts.timeoutMs, maxCalls: opts.maxCalls };
-  const exports = rc.exports;
-  if (!exports?.PgBinding) throw new Error("code mode needs ctx.exports.PgBinding (export PgBinding from the Worker's main module)");
+  const props: PgBindingProps = { runId, principal: rc.principal, deadline: started + run.timeoutMs, maxCalls: run.maxCalls };
+  const failed = (status: "timeout" | "error", name: string, message: string): RunOutcome => ({
+    status,
+    error: { name, message },
+    logs: [],
+    logTruncated: false,
+    dbCalls: state.calls,
+    durationMs: Date.now() - started,
+    resultBytes: 0,
+    resultTruncated: false,
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const worker = rc.env.LOADER.load({
       compatibilityDate: COMPATIBILITY_DATE,
-      mainModule: "main.js",
-      modules: { "main.js": source },
+      mainModule: run.mainModule,
+      modules: run.modules,
       env: { PG: exports.PgBinding({ props }) },
       globalOutbound: null,
-      limits: { cpuMs: opts.timeoutMs, subRequests: opts.maxCalls + 10 },
+      limits: { cpuMs: run.timeoutMs, subRequests: run.maxCalls + 10 },
     });
-    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), opts.timeoutMs)));
+    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), run.timeoutMs)));
     // The runtime cancels an isolate that awaits something nothing can resolve: that is the program's failure, not ours.
     const request = worker
       .getEntrypoint()
-      .fetch("http://sandbox/run")
+      .fetch("http://sandbox/run", run.init)
       .catch((e: Error) => ({ failed: /hung and would never generate a response/.test(e.message) ? "the program can never finish: it awaits a promise that nothing will resolve" : `the sandbox failed: ${e.message}` }));
     const response = await Promise.race([request, timeout]);
-    const durationMs = Date.now() - started;
-    if (response === "timeout") {
-      return { status: "timeout", error: { name: "TimeoutError", message: `the program did not finish within ${opts.timeoutMs} ms` }, logs: [], logTruncated: false, dbCalls: state.calls, durationMs, resultBytes: 0, resultTruncated: false };
-    }
-    if ("failed" in response) {
-      return { status: "error", error: { name: "SandboxError", message: response.failed }, logs: [], logTruncated: false, dbCalls: state.calls, durationMs, resultBytes: 0, resultTruncated: false };
-    }
-    return readOutcome(response, state.calls, durationMs, opts.maxResultBytes);
+    if (response === "timeout") return failed("timeout", "TimeoutError", `the program did not finish within ${run.timeoutMs} ms${run.timeoutNote ?? ""}`);
+    if ("failed" in response) return failed("error", "SandboxError", response.failed);
+    return readOutcome(response, state.calls, Date.now() - started, run.maxResultBytes);
   } finally {
     clearTimeout(timer);
     state.done = true;
@@ -86,8 +108,14 @@ export async function runProgram(rc: RequestContext, code: string, opts: RunOpti
   }
 }
 
-/** The sandbox's JSON answer as a RunOutcome, with the result size checked. Shared by the JavaScript and Python runners. */
-export async function readOutcome(response: Response, dbCalls: number, durationMs: number, maxResultBytes: number): Promise<RunOutcome> {
+export function runProgram(rc: RequestContext, code: string, opts: RunOptions): Promise<RunOutcome> {
+  const program = compileProgram(code);
+  const source = sandboxModule(program, apiMap(visibleTools(rc.config, rc.principal)), opts.limits);
+  return runIsolate(rc, { ...opts, mainModule: "main.js", modules: { "main.js": source } });
+}
+
+/** The sandbox's JSON answer as a RunOutcome, with the result size checked. */
+async function readOutcome(response: Response, dbCalls: number, durationMs: number, maxResultBytes: number): Promise<RunOutcome> {
   const text = await response.text();
   let out: { status: "ok" | "error"; value?: unknown; error?: RunOutcome["error"]; logs?: string[]; logTruncated?: boolean; ticks?: number };
   try {

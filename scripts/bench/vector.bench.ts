@@ -14,6 +14,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startPgliteVector } from "../lib/pglite";
 import { startWorker } from "../lib/worker";
 import { ms, percentile, table } from "./harness";
+import { rng } from "../lib/rng";
 
 const ROWS = Number(process.env.BENCH_VECTOR_ROWS ?? 10_000);
 const DIM = 384;
@@ -28,15 +29,6 @@ const NOISE = 1.0;
 const t0 = performance.now();
 const overTime = () => performance.now() - t0 > DEADLINE_MS;
 
-/** mulberry32: deterministic, so every run measures the same data. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Embeddings cluster; uniform noise in 384 dimensions would not. Points are a
 // random cluster centre plus noise, rounded to 4 decimals (smaller requests).

@@ -7,21 +7,12 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { connectClient, rows } from "../support/mcp";
 import { MCP_HEADERS, raw } from "../support/http";
+import { rng } from "../../scripts/lib/rng";
 
 const CASES_PER_KIND = 1000;
 const TIME_BUDGET_MS = 90_000;
 const CONCURRENCY = 8;
 
-/** mulberry32: small, seeded, repeatable. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

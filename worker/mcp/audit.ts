@@ -50,8 +50,9 @@ export async function recordAudit(
     outcome: result.outcome,
     ...(result.outcome === "error" ? { error: result.error } : {}),
     durationMs: Date.now() - startedMs,
-    ...(result.outcome === "ok" && detailOf(result.structured) ? { detail: detailOf(result.structured) } : {}),
   };
+  const detail = result.outcome === "ok" ? detailOf(result.structured) : undefined;
+  if (detail) entry.detail = detail;
   try {
     await auditStub(rc.env).record(entry);
   } catch (e) {

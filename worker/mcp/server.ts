@@ -45,8 +45,16 @@ interface ListedTool {
   annotations: ToolDefinition["annotations"];
 }
 
+interface CatalogEntry {
+  def: ToolDefinition;
+  /** The input schema as validated and listed (with `tx` for transactional tools). */
+  input: ToolDefinition["input"];
+  outputSchema: Record<string, unknown>;
+  listed: ListedTool;
+}
+
 interface Catalog {
-  byName: Map<string, { def: ToolDefinition; input: ToolDefinition["input"]; outputSchema: Record<string, unknown> }>;
+  byName: Map<string, CatalogEntry>;
   listings: Map<string, { tools: ListedTool[] }>;
 }
 
@@ -60,7 +68,7 @@ function isTransactional(def: ToolDefinition): boolean {
 
 function getCatalog(): Catalog {
   if (catalog) return catalog;
-  const byName = new Map<string, { def: ToolDefinition; input: ToolDefinition["input"]; outputSchema: Record<string, unknown>; listed: ListedTool }>();
+  const byName = new Map<string, CatalogEntry>();
   for (const def of ALL_TOOLS) {
     const outputSchema = jsonSchema(def.output, "output");
     // Tools that run SQL the caller chose can run inside a held transaction: they take `tx`.
@@ -89,7 +97,7 @@ function listing(config: Config, principal: Principal): { tools: ListedTool[] } 
   const key = `${config.toolGroups.join(",")}|${principal.scopes.join(",")}`;
   let hit = c.listings.get(key);
   if (!hit) {
-    hit = { tools: visibleTools(config, principal).map((t) => (c.byName.get(t.name) as unknown as { listed: ListedTool }).listed) };
+    hit = { tools: visibleTools(config, principal).map((t) => c.byName.get(t.name)!.listed) };
     c.listings.set(key, hit);
   }
   return hit;
