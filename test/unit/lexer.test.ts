@@ -48,3 +48,36 @@ describe("tokenize", () => {
     expect(tokenize("1.5e-3::float8").map((x) => x.text)).toEqual(["1.5e-3", "::", "float8"]);
   });
 });
+
+describe("Unicode escapes and dollar tags are read as PostgreSQL reads them", () => {
+  const idents: [string, string, string][] = [
+    ["\\XXXX", 'select U&"\\0070g_read_file"(1)', "pg_read_file"],
+    ["\\+XXXXXX", 'select U&"pg\\+00005Fread_file"(1)', "pg_read_file"],
+    ["UESCAPE", "select U&\"!0070g_ls_dir\" UESCAPE '!'(1)", "pg_ls_dir"],
+    ["UESCAPE after a comment", "select U&\"#0070g_ls_dir\" /* c */ uescape /* d */ '#'(1)", "pg_ls_dir"],
+    ["a doubled escape character stands for itself", 'select U&"a\\\\b"', "a\\b"],
+  ];
+  for (const [name, sql, value] of idents) {
+    it(`decodes a U& identifier: ${name}`, () => {
+      expect(tokenize(sql).find((t) => t.kind === "ident")?.value).toBe(value);
+    });
+  }
+
+  it("decodes U& strings too, and consumes their UESCAPE clause", () => {
+    const tokens = tokenize("select U&'d!0061t!+000061' UESCAPE '!', 2");
+    expect(tokens.filter((t) => t.kind === "string").map((t) => t.value)).toEqual(["data"]);
+    expect(tokens.map((t) => t.kind)).toEqual(["word", "string", "op", "number"]);
+  });
+
+  it("rejects malformed escapes instead of guessing", () => {
+    expect(() => tokenize('select U&"\\00zz"')).toThrow(SqlSyntaxError);
+    expect(() => tokenize("select U&\"x\" UESCAPE 'a'")).toThrow(/invalid Unicode escape character/);
+  });
+
+  it("takes dollar-quote tags of any length", () => {
+    const tag = `$t${"x".repeat(200)}$`;
+    const sql = `select ${tag} $$ ${tag}, pg_read_file('x'), ${tag} $$ ${tag}`;
+    const kinds = tokenize(sql).map((t) => t.kind);
+    expect(kinds).toEqual(["word", "dollar", "op", "word", "lparen", "string", "rparen", "op", "dollar"]);
+  });
+});

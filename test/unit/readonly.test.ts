@@ -61,3 +61,33 @@ describe("checkReadOnly refuses", () => {
     });
   }
 });
+
+describe("checkReadOnly refuses function classes, however the name is spelled", () => {
+  const refusals: [string, RegExp][] = [
+    ['select U&"\\0070g_read_file"(\'/etc/passwd\')', /pg_read_file\(\) is not allowed in a read-only query: it reads or lists files/],
+    ["select U&\"!0070g_ls_dir\" UESCAPE '!'('.')", /pg_ls_dir\(\)/],
+    ["select * from pg_ls_waldir()", /pg_ls_waldir\(\)/],
+    ["select pg_current_logfile()", /pg_current_logfile\(\)/],
+    ["select query_to_xml('select 1', true, true, '')", /query_to_xml\(\) .*runs a query from a string/],
+    ["select * from ts_stat('select 1')", /ts_stat\(\)/],
+    ["select ts_rewrite('a'::tsquery, 'select 1')", /ts_rewrite\(\)/],
+    ["select schema_to_xml('public', true, true, '')", /schema_to_xml\(\)/],
+    ["select * from crosstab('select 1')", /crosstab\(\)/],
+    ["select pg_stat_reset_single_table_counters(1)", /pg_stat_reset_single_table_counters\(\) .*statistics/],
+    ["select pg_signal_backend(1, 15)", /pg_signal_backend\(\)/],
+    ["select pg_try_advisory_xact_lock(1)", /pg_try_advisory_xact_lock\(\)/],
+    ["select pg_logical_slot_get_changes('s', null, null)", /pg_logical_slot_get_changes\(\)/],
+    [`select $${"t".repeat(90)}$ $$ $${"t".repeat(90)}$, pg_read_file('x'), $${"t".repeat(90)}$ $$ $${"t".repeat(90)}$`, /pg_read_file\(\)/],
+  ];
+  for (const [sql, reason] of refusals) {
+    it(sql.slice(0, 80), () => {
+      const v = checkReadOnly(sql);
+      expect(v.ok).toBe(false);
+      expect(!v.ok && v.reason).toMatch(reason);
+    });
+  }
+
+  it("does not refuse a harmless function whose name only resembles a class", () => {
+    expect(checkReadOnly("select pg_backend_pid(), pg_stat_get_numscans(1), to_tsvector('a')")).toMatchObject({ ok: true });
+  });
+});

@@ -43,6 +43,68 @@ const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c);
 const isIdentPart = (c: string) => /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
 const isDigit = (c: string) => c >= "0" && c <= "9";
 const OPERATOR_CHARS = "+-*/<>=~!@#%^&|`?:.,[]";
+const DOLLAR_TAG = /\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
+
+/** Skips white space and comments from `i`; returns the next significant offset. */
+function skipTrivia(sql: string, i: number): number {
+  for (;;) {
+    while (i < sql.length && /\s/.test(sql[i]!)) i++;
+    if (sql.startsWith("--", i)) {
+      const nl = sql.indexOf("\n", i);
+      i = nl === -1 ? sql.length : nl + 1;
+    } else if (sql.startsWith("/*", i)) {
+      let depth = 0;
+      while (i < sql.length) {
+        if (sql.startsWith("/*", i)) (depth++, (i += 2));
+        else if (sql.startsWith("*/", i)) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else i++;
+      }
+    } else return i;
+  }
+}
+
+/** `UESCAPE 'c'` after a U& literal or identifier: the escape character and where the clause ends. */
+function readUescape(sql: string, from: number): { char: string; end: number } | undefined {
+  const i = skipTrivia(sql, from);
+  if (sql.slice(i, i + 7).toLowerCase() !== "uescape" || isIdentPart(sql[i + 7] ?? " ")) return undefined;
+  const q = skipTrivia(sql, i + 7);
+  const m = /^'([^'])'/.exec(sql.slice(q, q + 3));
+  if (!m) throw new SqlSyntaxError("UESCAPE must be followed by a simple string literal of one character", q + 1);
+  const char = m[1]!;
+  if (/[0-9a-fA-F+'"\s]/.test(char)) throw new SqlSyntaxError(`invalid Unicode escape character ${char}`, q + 1);
+  return { char, end: q + 3 };
+}
+
+/**
+ * Decodes PostgreSQL's Unicode escapes: `\XXXX`, `\+XXXXXX`, and a doubled
+ * escape character for itself (the character can be changed with UESCAPE).
+ */
+export function decodeUnicodeEscapes(body: string, escape: string, position: number): string {
+  let out = "";
+  for (let k = 0; k < body.length; k++) {
+    const ch = body[k]!;
+    if (ch !== escape) {
+      out += ch;
+      continue;
+    }
+    if (body[k + 1] === escape) {
+      out += escape;
+      k++;
+      continue;
+    }
+    const long = body[k + 1] === "+";
+    const digits = long ? body.slice(k + 2, k + 8) : body.slice(k + 1, k + 5);
+    if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== (long ? 6 : 4)) throw new SqlSyntaxError("invalid Unicode escape: must be \\XXXX or \\+XXXXXX", position + 1);
+    const code = parseInt(digits, 16);
+    if (code > 0x10ffff || code === 0) throw new SqlSyntaxError("invalid Unicode escape value", position + 1);
+    out += String.fromCodePoint(code);
+    k += long ? 7 : 4;
+  }
+  return out;
+}
 
 /** Tokenizes SQL, skipping white space and comments. Throws SqlSyntaxError on an unterminated literal or comment. */
 export function tokenize(sql: string): Token[] {
@@ -90,31 +152,42 @@ export function tokenize(sql: string): Token[] {
     if (c === "'" || ((lower === "e" || lower === "b" || lower === "x" || lower === "n") && next === "'") || (lower === "u" && next === "&" && sql[i + 2] === "'")) {
       const start = i;
       const backslashEscapes = lower === "e";
-      i = c === "'" ? i : lower === "u" ? i + 2 : i + 1;
+      const unicode = lower === "u";
+      i = c === "'" ? i : unicode ? i + 2 : i + 1;
       i++; // opening quote
+      let body = "";
       for (;;) {
         if (i >= n) throw new SqlSyntaxError("unterminated quoted string", start + 1);
         const ch = sql[i]!;
         if (backslashEscapes && ch === "\\") {
+          body += sql.slice(i, i + 2);
           i += 2;
           continue;
         }
         if (ch === "'") {
           if (sql[i + 1] === "'") {
+            body += "'";
             i += 2;
             continue;
           }
           i++;
           break;
         }
+        body += ch;
         i++;
       }
-      push("string", start, i);
+      if (unicode) {
+        const escape = readUescape(sql, i);
+        const value = decodeUnicodeEscapes(body, escape?.char ?? "\\", start);
+        i = escape?.end ?? i;
+        push("string", start, i, value);
+      } else push("string", start, i);
       continue;
     }
 
     if (c === '"' || (lower === "u" && next === "&" && sql[i + 2] === '"')) {
       const start = i;
+      const unicode = c !== '"';
       i = c === '"' ? i + 1 : i + 3;
       let name = "";
       for (;;) {
@@ -132,6 +205,12 @@ export function tokenize(sql: string): Token[] {
         name += ch;
         i++;
       }
+      if (unicode) {
+        // U&"d\0061t\+000061" spells "data": compare what PostgreSQL will see, not what was written.
+        const escape = readUescape(sql, i);
+        name = decodeUnicodeEscapes(name, escape?.char ?? "\\", start);
+        i = escape?.end ?? i;
+      }
       push("ident", start, i, name);
       continue;
     }
@@ -145,7 +224,9 @@ export function tokenize(sql: string): Token[] {
         continue;
       }
       // $tag$ or $$: a dollar-quoted string.
-      const m = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 70));
+      // Tags have no length limit: match at i in the whole text, not in a window.
+      DOLLAR_TAG.lastIndex = i;
+      const m = DOLLAR_TAG.exec(sql);
       if (m) {
         const start = i;
         const delimiter = m[0];

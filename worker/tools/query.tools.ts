@@ -141,7 +141,7 @@ export const queryExplain = defineTool({
     const read = checkReadOnly(args.sql);
     // A write explained without ANALYZE is not executed, so READ ONLY holds. With ANALYZE it runs, then is rolled back.
     const readOnly = read.ok || !args.analyze;
-    if (!read.ok && read.reason.includes("effects outside the transaction")) throw new ToolError("read_only", `pg_query_explain refused the statement: ${read.reason}`);
+    if (!read.ok && read.refusedFunction) throw new ToolError("read_only", `pg_query_explain refused the statement: ${read.reason}`);
     if (!readOnly && !scopeAllows(ctx.principal.scopes, "write")) {
       throw new ToolError("insufficient_scope", "EXPLAIN ANALYZE executes the statement, and this one writes: it needs the write scope", "run it without analyze to see the plan");
     }
@@ -151,7 +151,8 @@ export const queryExplain = defineTool({
     if (args.verbose) options.push("VERBOSE");
     const explain = `EXPLAIN (${options.join(", ")}) ${statement.text}`;
     const params = bindValues(args.params);
-    const rs = readOnly ? await ctx.sql.read(explain, params) : await ctx.sql.write(explain, params, { rollback: true });
+    // Planning a write checks its privileges as if it ran: the plan of a write (never executed here) is the server role's.
+    const rs = readOnly ? await ctx.sql.read(explain, params, undefined, { asServer: !read.ok }) : await ctx.sql.write(explain, params, { rollback: true });
     const plan = rs.rows[0]?.[0] as [{ Plan: PlanNode; "Planning Time"?: number; "Execution Time"?: number }];
     const top = plan[0];
     const lines = renderPlan(top.Plan);
