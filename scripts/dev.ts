@@ -6,9 +6,10 @@
  */
 import { startEmbeddedPostgres } from "./lib/postgres";
 import { startPgliteVector } from "./lib/pglite";
-import { migrate } from "./lib/migrate";
+import { applyRoles, migrate, rolePosture, READ_ROLE } from "./lib/migrate";
 import { startWorker } from "./lib/worker";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { PROJECT_ROOT } from "./lib/worker";
 
 // Ctrl-C at any moment, start-up included, stops whatever has started so far.
@@ -40,17 +41,23 @@ if (!databaseUrl && vector) {
   no authentication; slower than native PostgreSQL. For trying the vector tools, not for load.`);
 } else if (!databaseUrl) {
   console.log("Starting embedded PostgreSQL...");
-  const embedded = await startEmbeddedPostgres({ dataDir: process.env.PG_DATA_DIR ?? join(PROJECT_ROOT, ".data", "postgres") });
+  // A new directory since the demo schema became owned by the least-privilege role (the old one belongs to the superuser).
+  if (existsSync(join(PROJECT_ROOT, ".data", "postgres"))) console.log("  (.data/postgres is from an older version and no longer used: delete it)");
+  const embedded = await startEmbeddedPostgres({ dataDir: process.env.PG_DATA_DIR ?? join(PROJECT_ROOT, ".data", "pg") });
   stops.push(() => embedded.stop());
-  databaseUrl = embedded.url;
-  const applied = await migrate(embedded.url);
+  // The server connects as the least-privilege role the README tells operators to create, never as the superuser.
+  databaseUrl = await applyRoles(embedded.url);
+  const applied = await migrate(databaseUrl);
   console.log(`PostgreSQL ready on port ${embedded.port}${applied.length ? `; applied ${applied.join(", ")}` : ""}`);
 } else {
   if (vector) console.log("--vector ignored: DATABASE_URL is set (the vector tools need pgvector on that database).");
   console.log("Using DATABASE_URL (migrations not applied; run them yourself if you want the demo schema).");
 }
 
-const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: { AUTH_MODE: "none" } });
+// With DATABASE_URL set and no READ_ROLE in the environment, read as that URL's role unless it has the read role.
+const readRole = process.env.READ_ROLE ?? READ_ROLE;
+console.log(["Database role posture:", ...(await rolePosture(databaseUrl, readRole || undefined)).map((l) => `  ${l}`)].join("\n"));
+const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: { AUTH_MODE: "none", READ_ROLE: readRole } });
 stops.push(() => worker.stop());
 console.log(`
   MCP endpoint:  ${worker.mcpUrl}

@@ -46,6 +46,18 @@ const ConfigSchema = z.object({
   STATEMENT_TIMEOUT_MS: intVar("STATEMENT_TIMEOUT_MS", 30_000, 100, 600_000),
   MAX_ROWS: intVar("MAX_ROWS", 1000, 1, 100_000),
   MAX_RESULT_BYTES: intVar("MAX_RESULT_BYTES", 1_000_000, 1_000, 20_000_000),
+  /**
+   * The role read calls act as: `SET LOCAL ROLE` inside their READ ONLY
+   * transaction (migrations/roles.sql creates pgmcp_read). Empty: reads act as
+   * the server's own role.
+   */
+  READ_ROLE: z.string().optional(),
+  /**
+   * Serve tool calls although the server's role is a superuser or may read or
+   * write server files or run server programs. Never for a deployment with
+   * untrusted callers.
+   */
+  ALLOW_PRIVILEGED_ROLE: bool.default("false"),
   /** pg_admin_settings may run ALTER SYSTEM only when this is "true". */
   ALLOW_ALTER_SYSTEM: bool.default("false"),
 
@@ -108,6 +120,10 @@ export interface Config {
   maxResultBytes: number;
   /** @default false */
   allowAlterSystem: boolean;
+  /** The role reads switch to (SET LOCAL ROLE); undefined: the server's role. */
+  readRole?: string;
+  /** @default false */
+  allowPrivilegedRole: boolean;
   auth: {
     /** @default "required" */
     mode: "required" | "none";
@@ -201,6 +217,8 @@ export function getConfig(env: Env): Config {
     maxRows: v.MAX_ROWS,
     maxResultBytes: v.MAX_RESULT_BYTES,
     allowAlterSystem: v.ALLOW_ALTER_SYSTEM === "true",
+    readRole: v.READ_ROLE?.trim() || undefined,
+    allowPrivilegedRole: v.ALLOW_PRIVILEGED_ROLE === "true",
     auth: {
       mode: v.AUTH_MODE,
       allowUnauthenticatedRemote: v.ALLOW_UNAUTHENTICATED_REMOTE === "true",

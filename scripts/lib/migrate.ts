@@ -35,3 +35,56 @@ export async function migrate(url: string, dir = MIGRATIONS_DIR): Promise<string
   }
   return applied;
 }
+
+export const SERVER_ROLE = "pgmcp";
+export const SERVER_ROLE_PASSWORD = "pgmcp";
+export const READ_ROLE = "pgmcp_read";
+
+/**
+ * Creates the least-privilege roles (migrations/roles.sql, the same file the
+ * README tells operators to run) as the administrator `adminUrl` connects as,
+ * and returns the connection string the server uses: the same database, as
+ * the server's own role.
+ */
+export async function applyRoles(adminUrl: string, opts: { grantFutureTablesOf?: string } = {}): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(readFileSync(join(MIGRATIONS_DIR, "roles.sql"), "utf8"));
+    if (opts.grantFutureTablesOf) await client.query(grantFutureTablesSql(opts.grantFutureTablesOf));
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.username = SERVER_ROLE;
+  url.password = SERVER_ROLE_PASSWORD;
+  return url.toString();
+}
+
+/** The role posture as the server will see it, for printing at start (the same SQL and verdicts as the Worker). */
+export async function rolePosture(serverUrl: string, readRole: string | undefined): Promise<string[]> {
+  const { POSTURE_SQL, POSTURE_ROLES, judgePosture, describePosture } = await import("../../worker/db/posture");
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(POSTURE_SQL, [readRole ?? null, POSTURE_ROLES]);
+    return describePosture(judgePosture(rows[0], readRole));
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * What an operator does for tables the server does not own: grant the server
+ * the privileges it should have and the read role SELECT. The tests create
+ * fixtures as the administrator, so they grant this for the administrator's
+ * future tables; PGlite, which has no logins, does the same.
+ */
+export function grantFutureTablesSql(owner: string): string {
+  const o = `"${owner.replaceAll('"', '""')}"`;
+  return `ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT ON TABLES TO ${READ_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLES TO ${SERVER_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${SERVER_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT ON SEQUENCES TO ${READ_ROLE};
+ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE ON SCHEMAS TO ${SERVER_ROLE}, ${READ_ROLE};`;
+}

@@ -15,7 +15,9 @@
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { MIGRATIONS_DIR, grantFutureTablesSql } from "./migrate";
 import { freePort } from "./ports";
 
 export interface RunningPglite {
@@ -38,6 +40,10 @@ export async function startPgliteVector(opts: StartPgliteOptions = {}): Promise<
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), extensions: { vector }, relaxedDurability: true });
   await db.exec("CREATE EXTENSION IF NOT EXISTS vector");
+  // PGlite has no logins (every connection is its one superuser session), but it has roles: reads
+  // switch to the read role as on a real server, and the posture check reports the superuser.
+  await db.exec(readFileSync(join(MIGRATIONS_DIR, "roles.sql"), "utf8"));
+  await db.exec(grantFutureTablesSql("postgres"));
   const port = opts.port ?? (await freePort());
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: opts.maxConnections ?? 100 });
   try {

@@ -220,5 +220,5 @@ describe("read-only deployment", () => {
     await client.close();
   });
 
-  describeRefusals("the refusal table under a read-only deployment and a write key", () => connectClient(inject("readOnlyMcpUrl"), { headers: bearer(keys().write) }));
+  describeRefusals("the refusal table under a read-only deployment and a write key", () => connectClient(inject("readOnlyMcpUrl"), { headers: bearer(keys().write) }), () => inject("serverDatabaseUrl"));
 });

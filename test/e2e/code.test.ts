@@ -125,9 +125,9 @@ select id, name from ${t} order by id;`;
     const refused = await call(client, "pg_code_run_sql_script", { sql: `select 1; create table ${t} (id int)`, readOnly: true });
     expect(text(refused)).toMatch(/^ERROR read_only: statement 2 of 2/);
     expect(await exists(t)).toBe(false);
-    // A write the lexical guard cannot see (inside a function call) is stopped by READ ONLY.
+    // A write the lexical guard cannot see (inside a function call) is stopped by the database: the read role may not nextval.
     const sneaky = await call(client, "pg_code_run_sql_script", { sql: `select 1; select * from (values (1)) v; select nextval('orders_id_seq')`, readOnly: true, transaction: true });
-    expect(text(sneaky)).toMatch(/^ERROR 25006: statement 3 of 3 failed/);
+    expect(text(sneaky)).toMatch(/^ERROR 42501: statement 3 of 3 failed/);
     const r = await ok<ScriptResult>(client, "pg_code_run_sql_script", { sql: "select 1 as a; select count(*) >= 0 as b from orders", readOnly: true });
     expect(r.statements.map((s) => s.rows)).toEqual([[[1]], [[true]]]);
   });

@@ -1,7 +1,7 @@
 /** The monitor tools through the Worker, against sessions and locks the test creates with its own connections. */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type pg from "pg";
+import pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
 import { observer, uniqueName, useClientAndObserver } from "../support/db";
 
@@ -11,8 +11,10 @@ let db: pg.Client;
 beforeAll(() => ({ client, db } = fixture));
 
 /** Another connection that may be cancelled or terminated by the test: errors are expected, not crashes. */
+/** A session of the server's own role: one the server may cancel or end without pg_signal_backend. */
 async function session(app: string): Promise<{ c: pg.Client; pid: number }> {
-  const c = await observer();
+  const c = new pg.Client({ connectionString: inject("serverDatabaseUrl") });
+  await c.connect();
   c.on("error", () => {});
   await c.query(`set application_name = '${app}'`);
   const pid = (await c.query("select pg_backend_pid() as pid")).rows[0].pid as number;
@@ -39,7 +41,7 @@ interface Check {
 describe("pg_monitor_health", () => {
   it("reports every check with a status and a reason", async () => {
     const r = await ok<{ status: string; checks: Check[] }>(client, "pg_monitor_health");
-    expect(r.checks.map((c) => c.check)).toEqual(["connections", "cache_hit", "wraparound", "long_running", "idle_in_transaction", "blocked", "invalid_indexes", "replication", "checkpoints"]);
+    expect(r.checks.map((c) => c.check)).toEqual(["database_role", "connections", "cache_hit", "wraparound", "long_running", "idle_in_transaction", "blocked", "invalid_indexes", "replication", "checkpoints"]);
     for (const c of r.checks) {
       expect(["ok", "warn", "critical"], c.check).toContain(c.status);
       expect(c.reason.length, c.check).toBeGreaterThan(5);

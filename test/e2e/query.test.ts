@@ -131,7 +131,8 @@ describe("pg_query_write", () => {
 
   it("runs statements that cannot run in a transaction block", async () => {
     const t = uniqueName("w");
-    await db.query(`create table ${t} (id int)`);
+    // Created through the server, so its role owns it (indexing needs ownership).
+    await ok(client, "pg_query_write", { sql: `create table ${t} (id int)` });
     await ok(client, "pg_query_write", { sql: `create index concurrently ${t}_idx on ${t} (id)` });
     expect((await db.query("select count(*)::int as n from pg_indexes where indexname = $1", [`${t}_idx`])).rows[0].n).toBe(1);
     await ok(client, "pg_query_write", { sql: `vacuum ${t}` });

@@ -7,14 +7,17 @@ import type { TestProject } from "vitest/node";
 import { createHash, randomBytes } from "node:crypto";
 import { freePort } from "../../scripts/lib/ports";
 import { startEmbeddedPostgres, type RunningPostgres } from "../../scripts/lib/postgres";
-import { migrate } from "../../scripts/lib/migrate";
+import { applyRoles, migrate } from "../../scripts/lib/migrate";
 import { buildWorker, startWorker, type RunningWorker } from "../../scripts/lib/worker";
 import { startNeonProxy, type RunningProxy } from "../../scripts/lib/neon-proxy";
 import { startPgliteVector } from "../../scripts/lib/pglite";
 
 declare module "vitest" {
   export interface ProvidedContext {
+    /** A superuser: what tests look from (a second connection) and set up with. */
     databaseUrl: string;
+    /** The least-privilege role the Workers connect as (migrations/roles.sql). */
+    serverDatabaseUrl: string;
     /** All groups, default limits. */
     mcpUrl: string;
     /** The Neon serverless driver through a local WebSocket proxy. */
@@ -34,6 +37,10 @@ declare module "vitest" {
     oauthPassword: string;
     /** READ_ONLY=true deployment, API keys as above (the admin key is capped at read). */
     readOnlyMcpUrl: string;
+    /** READ_ROLE="": the least-privilege server role reads as itself. */
+    noReadRoleMcpUrl: string;
+    /** Connected as the superuser, with API keys: refuses tool calls (the posture check). */
+    privilegedMcpUrl: string;
   }
 }
 
@@ -63,7 +70,10 @@ export default async function setup(project: TestProject) {
       started.push(pg);
       databaseUrl = pg.url;
     }
-    await migrate(databaseUrl);
+    // As in production: the Workers connect as the server's role, and reads act as the read role (wrangler.toml's READ_ROLE).
+    // Tests create fixtures as the administrator: grant them to the server as an operator would.
+    const serverUrl = await applyRoles(databaseUrl, { grantFutureTablesOf: new URL(databaseUrl).username });
+    await migrate(serverUrl);
     buildWorker();
     const keys = makeKeys();
     const oauthPort = await freePort();
@@ -72,13 +82,17 @@ export default async function setup(project: TestProject) {
     // Local, unauthenticated Workers (auth is tested on its own Workers in auth.test.ts); no rate limits so the suite is not throttled.
     const open = { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", LOCK_TIMEOUT_MS: "3000", CODE_MAX_DB_CALLS: "200", PYTHON: "false" };
     const workers = await Promise.allSettled([
-      startWorker({ databaseUrl, vars: open }),
-      startWorker({ databaseUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: databaseUrl, NEON_WS_PROXY: proxy.wsProxy } }),
-      startWorker({ databaseUrl, vars: { ...open, TOOL_GROUPS: "query,tx", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500", MAX_OPEN_TRANSACTIONS: "2" } }),
-      startWorker({ databaseUrl, mode: "wrangler", vars: open }),
-      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
-      startWorker({ databaseUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),
-      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0", CODE_MODE_SCOPE: "read" } }),
+      startWorker({ databaseUrl: serverUrl, vars: open }),
+      startWorker({ databaseUrl: serverUrl, vars: { ...open, DB_DRIVER: "neon", DATABASE_URL: serverUrl, NEON_WS_PROXY: proxy.wsProxy } }),
+      startWorker({ databaseUrl: serverUrl, vars: { ...open, TOOL_GROUPS: "query,tx", MAX_ROWS: "5", MAX_RESULT_BYTES: "2000", STATEMENT_TIMEOUT_MS: "500", MAX_OPEN_TRANSACTIONS: "2" } }),
+      startWorker({ databaseUrl: serverUrl, mode: "wrangler", vars: open }),
+      startWorker({ databaseUrl: serverUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "30", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "30", RATE_LIMIT_CODE_PER_MINUTE: "3", MAX_REQUEST_BYTES: "20000", ALLOWED_HOSTS: "mcp.example.com" } }),
+      startWorker({ databaseUrl: serverUrl, port: oauthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${oauthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, RATE_LIMIT_PER_MINUTE: "0" } }),
+      startWorker({ databaseUrl: serverUrl, vars: { API_KEYS: keys.secret, READ_ONLY: "true", RATE_LIMIT_PER_MINUTE: "0", CODE_MODE_SCOPE: "read" } }),
+      // The least-privilege server role with no read role: reads act as the server's role.
+      startWorker({ databaseUrl: serverUrl, vars: { ...open, READ_ROLE: "" } }),
+      // A superuser behind authentication: the posture check must refuse every tool call.
+      startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "0" } }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
@@ -89,8 +103,11 @@ export default async function setup(project: TestProject) {
     started.push(vectorWorker);
     project.provide("vectorDatabaseUrl", pglite.url);
     project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
-    const [main, neon, small, dev, auth, oauth, readOnly] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [main, neon, small, dev, auth, oauth, readOnly, noReadRole, privileged] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
+    project.provide("serverDatabaseUrl", serverUrl);
+    project.provide("noReadRoleMcpUrl", noReadRole!.mcpUrl);
+    project.provide("privilegedMcpUrl", privileged!.mcpUrl);
     project.provide("mcpUrl", main!.mcpUrl);
     project.provide("neonMcpUrl", neon!.mcpUrl);
     project.provide("smallMcpUrl", small!.mcpUrl);

@@ -25,6 +25,13 @@ export interface ReadOptions {
    * Names must be in LOCAL_SETTINGS; values are checked there.
    */
   settings?: Record<string, string | number>;
+  /**
+   * SQL the server wrote itself (catalog and statistics reads): act as the
+   * server's role, whose pg_monitor membership sees every session. Everything
+   * else a caller can influence acts as the read role.
+   * @default false
+   */
+  asServer?: boolean;
 }
 
 /** Settings a tool may SET LOCAL for one read, each with the check its value must pass. */
@@ -94,7 +101,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false });
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
       return (await session()).run(sql, params, limitsOf(limits), wrap);
     },
@@ -108,7 +115,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
       return db.run(sql, params, limitsOf());
     },
     async rows<T>(sql: string, params: unknown[] = []) {
-      return toObjects<T>(await exec.read(sql, params));
+      return toObjects<T>(await exec.read(sql, params, undefined, { asServer: true }));
     },
     async script(statements, opts) {
       const results: RowSet[] = [];
@@ -125,7 +132,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined });
       await db.query(wrap.before!.join("; "));
       for (let index = 0; index < statements.length; index++) {
         try {

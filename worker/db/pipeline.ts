@@ -47,6 +47,8 @@ export interface PipelineOutcome {
   command: string;
   rowCount: number | null;
   truncated: boolean;
+  /** Set when the first row alone was over the byte budget: its size in bytes. No row is returned. */
+  oversizeRow?: number;
 }
 
 /** An error from the pipeline, with the index of the statement that failed. */
@@ -70,6 +72,7 @@ export class Pipeline {
   #bytes = 0;
   #received = 0;
   #truncated = false;
+  #oversizeRow: number | undefined;
   #command = "";
   #rowCount: number | null = null;
   #settled = false;
@@ -121,7 +124,9 @@ export class Pipeline {
     }
     const row = this.#result.parseRow(msg.fields) as unknown[];
     const size = tsvRow(row).length + 1;
-    if (this.#bytes + size > this.#spec.limits.maxBytes && this.#rows.length > 0) {
+    if (this.#bytes + size > this.#spec.limits.maxBytes) {
+      // A first row over the budget is not returned either: one value must not blow the cap.
+      if (this.#rows.length === 0) this.#oversizeRow = size;
       this.#truncated = true;
       return;
     }
@@ -184,6 +189,7 @@ export class Pipeline {
       command: this.#command,
       rowCount: truncated ? null : this.#rowCount,
       truncated,
+      ...(this.#oversizeRow !== undefined ? { oversizeRow: this.#oversizeRow } : {}),
     });
   }
 }

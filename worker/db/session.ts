@@ -12,6 +12,9 @@ import { Client as NeonClient } from "@neondatabase/serverless";
 import type { Config } from "../config";
 import { Pipeline, toRowSet } from "./pipeline";
 import { learnTypeName, typeName } from "./values";
+import { enforcePosture, learnPosture } from "./posture";
+import type { StatementWrap } from "./transaction";
+export type { StatementWrap } from "./transaction";
 
 export interface Column {
   name: string;
@@ -44,17 +47,6 @@ interface PgLikeClient {
   on(event: "error" | "end", cb: (e?: Error) => void): unknown;
 }
 
-/** Statements sent around a caller's statement in the same round trip (no parameters). */
-export interface StatementWrap {
-  before?: string[];
-  after?: string[];
-  /**
-   * Run after a failure (the server skipped the rest of the batch).
-   * @default "ROLLBACK" when `before` is given, nothing otherwise
-   */
-  onError?: string | null;
-}
-
 export interface DbSession {
   /** Internal, bounded queries (catalog lookups, control statements): all rows as objects. */
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null; command: string }>;
@@ -73,6 +65,20 @@ export interface DbSession {
 export class ConnectionError extends Error {
   override readonly name = "ConnectionError";
 }
+
+/** A result whose single row (or single protocol message) is over the byte budget: refused, not returned. */
+export class ResultTooLargeError extends Error {
+  override readonly name = "ResultTooLargeError";
+  readonly code = "result_too_large";
+  readonly hint = "select fewer or shorter columns: left(col, 1000), length(col), or substring(col from n for m) to read a large value in parts";
+}
+
+/**
+ * The largest protocol message we accept while a caller's statement runs,
+ * for a row budget of `maxBytes`. Text on the wire is at most about twice its
+ * size in our output (bytea in hex), plus headroom for row framing.
+ */
+export const maxMessageBytes = (maxBytes: number) => 2 * maxBytes + 65_536;
 
 export interface SessionOptions {
   /** Shown in pg_stat_activity, so operators (and tests) can tell our sessions apart. */
@@ -97,8 +103,83 @@ function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeCli
   return client as unknown as PgLikeClient;
 }
 
+/** The socket both drivers read from (pg's Connection.stream; the Neon driver keeps pg's shape). */
+function streamOf(client: PgLikeClient): ReadableLike | undefined {
+  const stream = (client as unknown as { connection?: { stream?: ReadableLike } }).connection?.stream;
+  return stream && typeof stream.on === "function" ? stream : undefined;
+}
+
 interface WritableLike {
   write(data: Uint8Array | string, encoding?: unknown, cb?: (err?: Error) => void): boolean;
+}
+
+interface ReadableLike {
+  on(event: "data", cb: (chunk: Uint8Array) => void): unknown;
+  destroy?(err?: Error): unknown;
+  end?(): unknown;
+}
+
+/**
+ * Watches the server's messages while a caller's statement runs and cuts the
+ * connection at the header of any message larger than the limit. pg buffers a
+ * whole message before parsing it, so without this one row holding a huge
+ * value (repeat('x', 300e6)) is read entirely into the isolate's memory: the
+ * call hangs and the isolate dies for every client. Cutting the socket makes
+ * PostgreSQL abandon the statement when its next write fails.
+ *
+ * It only frames messages between arm() and disarm(): a statement starts on a
+ * message boundary (the previous one ended with ReadyForQuery), so the framing
+ * cannot drift, whatever the start-up exchange (TLS, SSLRequest) looked like.
+ */
+class MessageSizeGuard {
+  #limit = 0;
+  #armed = false;
+  #header = new Uint8Array(5);
+  #headerLength = 0;
+  #remaining = 0;
+  /** Size of the message that tripped the guard. */
+  tripped: number | undefined;
+
+  constructor(readonly stream: ReadableLike) {
+    stream.on("data", (chunk) => this.#onData(chunk));
+  }
+
+  arm(limit: number): void {
+    this.#limit = limit;
+    this.#armed = true;
+    this.#headerLength = 0;
+    this.#remaining = 0;
+  }
+
+  disarm(): void {
+    this.#armed = false;
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (!this.#armed || this.tripped !== undefined) return;
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#remaining > 0) {
+        const k = Math.min(this.#remaining, chunk.length - i);
+        this.#remaining -= k;
+        i += k;
+        continue;
+      }
+      this.#header[this.#headerLength++] = chunk[i++]!;
+      if (this.#headerLength < 5) continue;
+      this.#headerLength = 0;
+      const h = this.#header;
+      const length = ((h[1]! << 24) >>> 0) + (h[2]! << 16) + (h[3]! << 8) + h[4]!; // includes its own 4 bytes
+      this.#remaining = Math.max(0, length - 4);
+      if (length > this.#limit) {
+        this.tripped = length;
+        const s = this.stream;
+        if (typeof s.destroy === "function") s.destroy();
+        else s.end?.();
+        return;
+      }
+    }
+  }
 }
 
 /**
@@ -132,6 +213,8 @@ function coalesceWrites(stream: WritableLike): void {
 /** Opens a connection. Throws ConnectionError with the driver's reason when the database cannot be reached. */
 export async function openSession(config: Config, env: Env, opts: SessionOptions = {}): Promise<DbSession> {
   const client = createClient(config, env, opts);
+  const stream = streamOf(client);
+  const guard = stream ? new MessageSizeGuard(stream) : undefined;
   let broken: Error | undefined;
   let closed = false;
   // An 'error' event with no listener would crash the isolate (e.g. the server closing the socket).
@@ -146,6 +229,14 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
   } catch (e) {
     throw new ConnectionError(`cannot connect to the database (${config.driver}): ${(e as Error).message}`);
   }
+  // Every path to the database (tool calls, held transactions, programs) comes through here.
+  try {
+    enforcePosture(config, await learnPosture(config, async (sql, params) => (await client.query(sql, params)).rows));
+  } catch (e) {
+    closed = true;
+    await client.end().catch(() => {});
+    throw e;
+  }
   const ensureOpen = () => {
     if (broken) throw new ConnectionError(`the database connection was lost: ${broken.message}`);
   };
@@ -157,7 +248,18 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
     },
     async run(sql, params, limits, wrap = {}) {
       ensureOpen();
-      return runPipelined(client, sql, params, limits, wrap);
+      guard?.arm(maxMessageBytes(limits.maxBytes));
+      try {
+        return await runPipelined(client, sql, params, limits, wrap);
+      } catch (e) {
+        if (guard?.tripped !== undefined) {
+          broken ??= new Error("closed after an oversized result");
+          throw new ResultTooLargeError(`a single row of the result is ${formatBytes(guard.tripped)} on the wire, over the ${formatBytes(limits.maxBytes)} result limit: the statement was stopped and nothing was returned`);
+        }
+        throw e;
+      } finally {
+        guard?.disarm();
+      }
     },
     get lostReason() {
       return broken?.message;
@@ -184,8 +286,16 @@ async function runPipelined(client: PgLikeClient, sql: string, params: unknown[]
     if (cleanup) await client.query(cleanup).catch(() => {});
     throw e;
   }
+  if (outcome.oversizeRow !== undefined) {
+    const done = outcome.command && outcome.command !== "SELECT" ? ` The statement itself completed (${outcome.command}${wrap.after?.[0] === "COMMIT" ? ", committed" : ""}).` : "";
+    throw new ResultTooLargeError(`the first row of the result is ${formatBytes(outcome.oversizeRow)}, over the ${formatBytes(limits.maxBytes)} result limit: no row was returned.${done}`);
+  }
   const columns = await describeColumns(client, outcome.fields);
   return toRowSet(outcome, columns, limits.offset ?? 0);
+}
+
+function formatBytes(n: number): string {
+  return n >= 1_048_576 ? `${(n / 1_048_576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
 }
 
 /** Column names and type names; unknown type OIDs are looked up once per isolate. */

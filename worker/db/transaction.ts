@@ -3,7 +3,18 @@
  * sent around it in the same round trip. Read-only work always ends in
  * ROLLBACK: even if something slipped past the guard, nothing it did is kept.
  */
-import type { StatementWrap } from "./session";
+import { quoteIdent } from "../sql/ident";
+
+/** Statements sent around a caller's statement in the same round trip (no parameters). */
+export interface StatementWrap {
+  before?: string[];
+  after?: string[];
+  /**
+   * Run after a failure (the server skipped the rest of the batch).
+   * @default "ROLLBACK" when `before` is given, nothing otherwise
+   */
+  onError?: string | null;
+}
 
 export interface TxOptions {
   readOnly: boolean;
@@ -12,6 +23,25 @@ export interface TxOptions {
   lockTimeoutMs?: number;
   /** Commit at the end (writes). When false the transaction is rolled back. */
   commit: boolean;
+  /**
+   * Act as this role for the statement (`SET LOCAL ROLE`): the read role, so
+   * that PostgreSQL's privileges, not our lexer, decide what a read may touch.
+   * @default the session's role
+   */
+  role?: string;
+}
+
+/**
+ * Session-level advisory locks survive ROLLBACK, so a read that took one (by
+ * any path the lexer missed) would keep it on a pooled connection. Reads end
+ * by dropping every session-level lock; transaction-level ones end with the
+ * transaction anyway.
+ */
+export const RELEASE_SESSION_LOCKS = "SELECT pg_advisory_unlock_all()";
+
+/** `SET LOCAL ROLE`, for a role name from configuration. */
+export function setLocalRole(role: string): string {
+  return `SET LOCAL ROLE ${quoteIdent(role)}`;
 }
 
 export function transactionWrap(opts: TxOptions): StatementWrap {
@@ -22,8 +52,10 @@ export function transactionWrap(opts: TxOptions): StatementWrap {
       ...(opts.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`] : []),
       // ISO DateStyle keeps timestamp output convertible to ISO 8601 whatever the role's default.
       "SET LOCAL datestyle = 'ISO, MDY'",
+      ...(opts.role ? [setLocalRole(opts.role)] : []),
     ],
-    after: [opts.commit ? "COMMIT" : "ROLLBACK"],
+    after: [opts.commit ? "COMMIT" : "ROLLBACK", ...(opts.readOnly ? [RELEASE_SESSION_LOCKS] : [])],
+    ...(opts.readOnly ? { onError: `ROLLBACK; ${RELEASE_SESSION_LOCKS}` } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Config } from "../config";
 import { localSettings, toObjects, type SqlExecutor } from "./executor";
 import type { DbSession, RowSet, RunLimits, StatementWrap } from "./session";
 import { ToolError } from "../tools/errors";
+import { RELEASE_SESSION_LOCKS, setLocalRole } from "./transaction";
 
 const READ_SAVEPOINT = "pg_mcp_read";
 
@@ -24,8 +25,9 @@ export function inTransactionExecutor(config: Config, session: DbSession): SqlEx
     inTransaction: true,
     async read(sql, params = [], limits, opts) {
       return session.run(sql, params, limitsOf(limits), {
-        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...localSettings(opts?.settings)],
-        after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`],
+        // SET LOCAL inside a savepoint ends with ROLLBACK TO it: the role and read-only flag last for this read only.
+        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...(config.readRole && !opts?.asServer ? [setLocalRole(config.readRole)] : []), ...localSettings(opts?.settings)],
+        after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`, RELEASE_SESSION_LOCKS],
         onError: null,
       });
     },
@@ -40,7 +42,7 @@ export function inTransactionExecutor(config: Config, session: DbSession): SqlEx
       throw new ToolError("not_in_transaction", `this statement cannot run inside a transaction block: ${sql.slice(0, 60)}`, "run it without tx, after committing or rolling back");
     },
     async rows<T>(sql: string, params: unknown[] = []) {
-      return toObjects<T>(await exec.read(sql, params));
+      return toObjects<T>(await exec.read(sql, params, undefined, { asServer: true }));
     },
     async script(statements, opts) {
       const results: RowSet[] = [];

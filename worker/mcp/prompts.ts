@@ -115,7 +115,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     },
     () =>
       run(async (ctx) => {
-        const health = await attempt(async () => renderHealth(await healthReport(ctx.sql)));
+        const health = await attempt(async () => renderHealth(await healthReport(ctx.sql, ctx.config)));
         const locks = await attempt(async () => (await monitorLocks.handler({}, ctx)).text);
         const top = await attempt(async () => (await monitorTopQueries.handler({ limit: 10 }, ctx)).text);
         const text = [

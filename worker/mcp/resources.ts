@@ -14,7 +14,8 @@ import { quoteIdent } from "../sql/ident";
 import { ToolError, formatError, toErrorInfo } from "../tools/errors";
 import { renderRows, prettyBytes } from "../tools/catalog";
 import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
-import { healthReport, renderHealth } from "../tools/monitor.tools";
+import { healthReport, renderHealth, rolePosture } from "../tools/monitor.tools";
+import { describePosture } from "../db/posture";
 import { guardText } from "./guard";
 import { withToolContext, type RequestContext } from "./server";
 
@@ -90,7 +91,11 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
   );
 
   mcp.registerResource("health", "postgres://health", { title: "Health report", description: "pg_monitor_health: each check ok/warn/critical with a reason", mimeType: TEXT }, (uri) =>
-    read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql))),
+    read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql, ctx.config))),
+  );
+
+  mcp.registerResource("posture", "postgres://posture", { title: "Database role posture", description: "What the server's role and the read role may do, and what to revoke", mimeType: TEXT }, (uri) =>
+    read(uri, async (ctx) => describePosture(await rolePosture(ctx.sql, ctx.config)).join("\n")),
   );
 
   // The SDK's resources/list ignores the cursor; this one pages through the tables.
@@ -103,7 +108,7 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
       description: `${r.kind}${r.rows !== null ? `, ~${r.rows} rows` : ""}${r.comment ? `: ${r.comment}` : ""}`,
       mimeType: TEXT,
     }));
-    if (!after) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT });
+    if (!after) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT }, { uri: "postgres://posture", name: "posture", description: "the database role's privileges", mimeType: TEXT });
     const last = page.rows[page.rows.length - 1];
     return { resources, ...(page.nextOffset !== undefined && last ? { nextCursor: encodeCursor([String(last.schema), String(last.name)]) } : {}) };
   });

@@ -234,7 +234,7 @@ export const adminSet = defineTool({
     const name = known.name.split(".").map(quoteIdent).join(".");
     const statement = args.value === null ? `ALTER SYSTEM RESET ${name}` : `ALTER SYSTEM SET ${name} = ${await serverLiteral(ctx.sql, args.value)}`;
     await ctx.sql.standalone(statement);
-    if (args.reload) await ctx.sql.read("select pg_reload_conf()");
+    if (args.reload) await ctx.sql.read("select pg_reload_conf()", [], undefined, { asServer: true });
     const restart = known.context === "postmaster";
     const text = `${statement}\n[done${args.reload ? ", configuration reloaded" : "; takes effect after pg_reload_conf()"}${restart ? "; this setting needs a server restart" : ""}]`;
     return { structured: { name: known.name, value: args.value }, text };

@@ -4,7 +4,8 @@
  * position. Protocol failures (unknown tool, invalid arguments) are JSON-RPC
  * errors and never pass through here.
  */
-import { ConnectionError } from "../db/session";
+import { ConnectionError, ResultTooLargeError } from "../db/session";
+import { UnsafeRoleError } from "../db/posture";
 import { IdentifierError } from "../sql/ident";
 import { SqlSyntaxError } from "../sql/lexer";
 
@@ -72,6 +73,8 @@ export function toErrorInfo(e: unknown): ToolErrorInfo {
   if (e instanceof ToolError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
   if (e instanceof IdentifierError) return { code: "invalid_name", message: e.message };
   if (e instanceof SqlSyntaxError) return { code: "42601", message: e.message, position: e.position };
+  if (e instanceof UnsafeRoleError) return { code: e.code, message: e.message, hint: e.hint };
+  if (e instanceof ResultTooLargeError) return { code: e.code, message: e.message, hint: e.hint };
   if (e instanceof ConnectionError) return { code: "connection_failure", message: e.message, hint: "check the database is up and the Hyperdrive/DATABASE_URL configuration" };
   console.error("unexpected tool failure", e);
   return { code: "internal_error", message: `internal error: ${e instanceof Error ? e.message : String(e)}` };

@@ -15,6 +15,8 @@
  */
 import { z } from "zod";
 import type { SqlExecutor } from "../db/executor";
+import type { Config } from "../config";
+import { describePosture, knownPosture, learnPosture, type Posture } from "../db/posture";
 import { quoteIdent } from "../sql/ident";
 import { LOCKED_CTE, PagedRows, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
 import { ToolError } from "./errors";
@@ -154,11 +156,22 @@ function evaluate(h: Row): Check[] {
 
 const STATUS_RANK: Record<Status, number> = { ok: 0, warn: 1, critical: 2 };
 
+/** The server's role and read role as PostgreSQL sees them (learned once per isolate; see db/posture.ts). */
+export function rolePosture(sql: SqlExecutor, config: Config): Promise<Posture> {
+  return knownPosture(config) ?? learnPosture(config, (q, params) => sql.rows(q, params));
+}
+
+function postureCheck(p: Posture): Check {
+  const status: Status = p.privileged.length || p.broken.length ? "critical" : p.warnings.length ? "warn" : "ok";
+  const findings = [...p.privileged, ...p.broken, ...p.warnings];
+  return { check: "database_role", status, value: { role: p.server.name, superuser: p.server.superuser, memberOf: p.server.memberOf, readRole: p.read?.name ?? null }, reason: findings.length ? findings.join("; ") : describePosture(p).join("; ") };
+}
+
 /** The health report: shared with the health resource. */
-export async function healthReport(sql: SqlExecutor): Promise<{ status: Status; checks: Check[] }> {
+export async function healthReport(sql: SqlExecutor, config: Config): Promise<{ status: Status; checks: Check[] }> {
   const version = await serverVersion(sql);
   const [h] = await sql.rows(healthSql(version));
-  const checks = evaluate(h!);
+  const checks = [postureCheck(await rolePosture(sql, config)), ...evaluate(h!)];
   const status = checks.reduce<Status>((w, c) => (STATUS_RANK[c.status] > STATUS_RANK[w] ? c.status : w), "ok");
   return { status, checks };
 }
@@ -171,13 +184,13 @@ export const monitorHealth = defineTool({
   name: "pg_monitor_health",
   group: "monitor",
   title: "Health report",
-  description: "Connections, cache hits, wraparound, long or idle-in-transaction sessions, blocking, invalid indexes, replication, checkpoints: ok/warn/critical, why.",
+  description: "The server's database role and privileges, connections, cache hits, wraparound, long or idle-in-transaction sessions, blocking, invalid indexes, replication, checkpoints: ok/warn/critical, why.",
   scope: "read",
   input: z.object({}),
   output: z.object({ status: z.string(), checks: z.array(z.object({ check: z.string(), status: z.string(), value: z.unknown(), reason: z.string() })) }),
   annotations: READ,
   async handler(_args, ctx) {
-    const r = await healthReport(ctx.sql);
+    const r = await healthReport(ctx.sql, ctx.config);
     return { structured: r, text: renderHealth(r) };
   },
 });
