@@ -67,6 +67,7 @@ export default {
 const PRELUDE = String.raw`
 // The answer to the parent is written with the original, uncharged JSON.stringify.
 const __pg_stringify = JSON.stringify;
+const __pg_parse = JSON.parse;
 let __pg_used = 0;
 let __pg_alloc = 0;
 let __pg_over = null;
@@ -117,9 +118,23 @@ function __pg_replacer(key, v) {
   if (typeof v === "function" || typeof v === "symbol") return undefined;
   return v;
 }
+// The result is encoded with the original JSON functions, outside the program's allocation budget
+// (what it returns was charged when it was built, and the parent truncates it), but under a cap of
+// its own: shared references can make the text exponentially larger than the value.
 function __pg_encode(v) {
   if (v === undefined) return null;
-  return JSON.parse(JSON.stringify(v, __pg_replacer) ?? "null");
+  let chars = 0;
+  const text = __pg_stringify(v, function (key, x) {
+    x = __pg_replacer(key, x);
+    chars += key.length + (typeof x === "string" ? x.length : 8);
+    if (chars > __pg_limits.allocations) {
+      const e = new Error("the program's result is larger than " + __pg_limits.allocations + " characters as JSON");
+      e.name = "SandboxLimitError";
+      throw e;
+    }
+    return x;
+  });
+  return __pg_parse(text ?? "null");
 }
 function __pg_api(stub, map) {
   const call = async (tool, args) => {
