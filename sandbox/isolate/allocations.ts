@@ -68,7 +68,8 @@ const __pg_drain = (() => {
     if (typeof x === "string" || isArray(x) || isView(x)) { take(x.length); return x; }
     if (typeof x[ITER] === "function") {
       const out = [];
-      for (const v of x) { tick(); take(1); out[out.length] = v; }
+      // An element the iterator made itself (entries() pairs) is an object of its own: charged as 8.
+      for (const v of x) { tick(); take(v !== null && typeof v === "object" ? 8 : 1); out[out.length] = v; }
       return out;
     }
     take(num(x.length));
