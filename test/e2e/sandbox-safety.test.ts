@@ -78,7 +78,7 @@ const attacks: [string, string[], RegExp][] = [
       `return "a".repeat(200000).replace(/a.*z|a/g, "b").length`,
       `return "a".repeat(200000).split(/a.*z|a/).length`,
       `return [..."a".repeat(200000).matchAll(/a.*z|a/g)].length`,
-      `let n = 0; const s = "ab".repeat(500000); for (let i = 0; i < 100; i++) if (/(a|b)*c/.test(s)) n++; return n;`,
+      `let n = 0; const s = "ab".repeat(500000); for (let i = 0; i < 100; i++) if (/[ab]+[^ab]/.test(s)) n++; return n;`,
     ],
     /operation budget/,
   ],
