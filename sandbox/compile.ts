@@ -6,10 +6,12 @@
  * synchronous `while (true) {}` (which no timer can interrupt: the runtime's
  * clock does not advance during synchronous execution in production, and
  * locally the parent shares the thread) throws once the budget is spent,
- * however it is nested or caught. Regular expression literals go through
- * __pg_regex, which refuses nested quantifiers (catastrophic backtracking runs
- * inside one native call, beyond any budget check). Spread arguments are counted against the
- * allocation budget (`[...a, ...a]` doubling). Names starting with __pg are
+ * however it is nested or caught. Regular expression literals are replaced by
+ * `__pg_regex(source, flags)`, which builds the sandbox's RE2-backed RegExp:
+ * the program never creates a native (backtracking) RegExp, so no native
+ * prototype or constructor is reachable from it. Spreads go through
+ * __pg_spread, which charges (and drains) what they copy against the
+ * allocation budget (`[...a, ...a]` doubling, `[...iter]`). Names starting with __pg are
  * reserved so a program cannot shadow or replace the instrumentation.
  */
 import { transform } from "sucrase";
@@ -30,8 +32,10 @@ export class CompileError extends Error {
 interface Edit {
   at: number;
   text: string;
-  /** 1 opens a wrapper, 0 closes one. */
+  /** 2 replaces the node's text (applied before any wrapper at the same offset), 1 opens a wrapper, 0 closes one. */
   order: number;
+  /** Characters of the original text removed at `at` (order 2). */
+  remove?: number;
   /** Nesting depth of the node that made the edit: wrappers nest properly when several start or end at one offset. */
   depth: number;
 }
@@ -112,8 +116,8 @@ export function compileProgram(source: string): string {
         break;
       case "Literal":
         if ((node as { regex?: { pattern: string } }).regex) {
-          push({ at: node.start, text: "__pg_regex(", order: 1 });
-          push({ at: node.end, text: ")", order: 0 });
+          const { pattern, flags } = (node as unknown as { regex: { pattern: string; flags: string } }).regex;
+          push({ at: node.start, text: `__pg_regex(${JSON.stringify(pattern)}, ${JSON.stringify(flags)})`, order: 2, remove: node.end - node.start });
         }
         break;
       case "TryStatement":
@@ -138,6 +142,6 @@ export function compileProgram(source: string): string {
   // inner closers, outer closers, outer openers, inner openers; the last applied lands first.
   edits.sort((a, b) => b.at - a.at || b.order - a.order || (a.order === 1 ? b.depth - a.depth : a.depth - b.depth));
   let out = js;
-  for (const e of edits) out = out.slice(0, e.at) + e.text + out.slice(e.at);
+  for (const e of edits) out = out.slice(0, e.at) + e.text + out.slice(e.at + (e.remove ?? 0));
   return out;
 }

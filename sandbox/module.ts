@@ -2,10 +2,14 @@
  * The source of the dynamic Worker a program runs in. Its only capability is
  * env.PG, an RPC stub to the parent's PgBinding. Before the program runs, the
  * budgets are set up: __pg_tick (operations), __pg_take (allocations, charged
- * by the guarded built-ins below and by spreads), and a console that keeps a
- * bounded log. The program is the body of an async function, so it can
+ * by the guarded built-ins of isolate/allocations.ts and by spreads), the
+ * RE2-backed RegExp of isolate/regexp.ts (no native RegExp is ever created for
+ * the program), and a console that keeps a bounded log. The program is the body of an async function, so it can
  * `await` and `return`; `this` is undefined and no binding is in scope.
  */
+import re2js from "./isolate/assets/re2js.js.txt";
+import { REGEXP_MODULE } from "./isolate/regexp";
+import { ALLOCATION_GUARDS } from "./isolate/allocations";
 
 export interface SandboxLimits {
   /** Loop iterations + function calls the program may make. */
@@ -19,10 +23,24 @@ export interface SandboxLimits {
 /** `{ group: { action: toolName } }`: the pg API, generated from the tools the caller may use. */
 export type ApiMap = Record<string, Record<string, string>>;
 
-export function sandboxModule(program: string, api: ApiMap, limits: SandboxLimits): string {
-  return `${PRELUDE}
+/** The isolate's modules: main.js (prelude, budgets and the program), the RE2-backed RegExp and re2js itself. */
+export function sandboxModules(program: string, api: ApiMap, limits: SandboxLimits): Record<string, WorkerLoaderModule | string> {
+  return { [MAIN_MODULE]: { js: mainModule(program, api, limits) }, ...ENGINE_MODULES };
+}
+
+export const MAIN_MODULE = "main.js";
+
+/** re2js as shipped on npm, plus one export: its input reader, whose step() is where engine work is charged. */
+const ENGINE_MODULES = {
+  "regexp.js": { js: REGEXP_MODULE },
+  "re2js.js": { js: `${re2js}\nexport { MachineInput as __MachineInput };\n` },
+};
+
+function mainModule(program: string, api: ApiMap, limits: SandboxLimits): string {
+  return `import { installRegExp as __pg_installRegExp } from "./regexp.js";
 const __pg_limits = ${JSON.stringify(limits)};
 const __pg_map = ${JSON.stringify(api)};
+${PRELUDE}
 async function __pg_user(pg, console) {
 ${program}
 }
@@ -39,7 +57,7 @@ export default {
       out.error = { name: String(e && e.name || "Error"), message: String(e && e.message || e), ...(e && e.code ? { code: String(e.code) } : {}) };
     }
     out.ticks = __pg_used;
-    return new Response(JSON.stringify(out), { headers: { "content-type": "application/json" } });
+    return new Response(__pg_stringify(out), { headers: { "content-type": "application/json" } });
   },
 };
 `;
@@ -47,6 +65,9 @@ export default {
 
 // Plain JavaScript: this text is the module's head, evaluated inside the sandbox.
 const PRELUDE = String.raw`
+// The answer to the parent is written with the original, uncharged JSON.stringify.
+const __pg_stringify = JSON.stringify;
+const __pg_parse = JSON.parse;
 let __pg_used = 0;
 let __pg_alloc = 0;
 let __pg_over = null;
@@ -60,91 +81,23 @@ function __pg_tick(cost) {
   __pg_used += cost === undefined ? 1 : cost;
   if (__pg_over !== null || __pg_used > __pg_limits.ticks) __pg_fail("operation budget (" + __pg_limits.ticks + " loop iterations and calls)");
 }
-// Star height > 1 ((a+)+, (a*b?)*, (x|xx)+ and kin) is what makes backtracking exponential; refuse it.
-function __pg_nested(source) {
-  const stack = [{ quantified: false }];
-  let escaped = false, inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (escaped) { escaped = false; continue; }
-    if (c === "\\") { escaped = true; continue; }
-    if (inClass) { if (c === "]") inClass = false; continue; }
-    if (c === "[") { inClass = true; continue; }
-    if (c === "(") { stack.push({ quantified: false }); continue; }
-    const q = c === "*" || c === "+" || c === "{" || (c === "?" && source[i - 1] !== "(");
-    if (c === ")") {
-      const inner = stack.pop();
-      const next = source[i + 1];
-      const groupQuantified = next === "*" || next === "+" || next === "{";
-      if (groupQuantified && inner.quantified) return true;
-      if (stack.length && (inner.quantified || groupQuantified)) stack[stack.length - 1].quantified = true;
-      continue;
-    }
-    if (q) stack[stack.length - 1].quantified = true;
-  }
-  return false;
-}
-function __pg_regex(re) {
-  if (__pg_nested(re.source)) {
-    const e = new Error("regular expression with nested quantifiers refused (catastrophic backtracking): /" + re.source + "/");
-    e.name = "SandboxLimitError";
-    throw e;
-  }
-  return re;
-}
 function __pg_take(n) {
-  if (typeof n !== "number" || !(n > 0)) return;
+  if (__pg_engine > 0 || typeof n !== "number" || !(n > 0)) return;
   __pg_alloc += n;
   if (__pg_over !== null || __pg_alloc > __pg_limits.allocations) __pg_fail("allocation budget (" + __pg_limits.allocations + " elements)");
 }
+// Inside re2js the engine's own arrays are not charged: its work is bounded by the characters it reads, which are.
+let __pg_engine = 0;
+function __pg_in_engine(f) {
+  __pg_engine++;
+  try { return f(); } finally { __pg_engine--; }
+}
 function __pg_spread(x) {
   __pg_tick();
-  if (x != null) __pg_take(typeof x.length === "number" ? x.length : typeof x.size === "number" ? x.size : 0);
-  return x;
+  return __pg_drain(x);
 }
-// Guarded built-ins: every large allocation a program can ask for in one call is charged.
-(() => {
-  const A = Array, AP = Array.prototype, SP = String.prototype;
-  const guard = (n) => { if (typeof n === "number") __pg_take(n); };
-  const GuardedArray = new Proxy(A, {
-    construct(t, args, nt) { if (args.length === 1) guard(args[0]); return Reflect.construct(t, args, nt === GuardedArray ? t : nt); },
-    apply(t, self, args) { if (args.length === 1) guard(args[0]); return Reflect.apply(t, self, args); },
-  });
-  Object.defineProperty(globalThis, "Array", { value: GuardedArray, writable: false, configurable: false });
-  Object.defineProperty(AP, "constructor", { value: GuardedArray, writable: false, configurable: false });
-  const from = A.from;
-  Object.defineProperty(A, "from", { value: function (src, ...rest) { if (src != null) guard(typeof src.length === "number" ? src.length : typeof src.size === "number" ? src.size : 0); return from.call(this, src, ...rest); }, writable: false, configurable: false });
-  const wrap = (proto, name, cost) => {
-    const f = proto[name];
-    Object.defineProperty(proto, name, { value: function (...args) { __pg_take(cost(this, args)); return f.apply(this, args); }, writable: false, configurable: false });
-  };
-  const R = RegExp;
-  const GuardedRegExp = new Proxy(R, {
-    construct(t, args, nt) { return __pg_regex(Reflect.construct(t, args, nt === GuardedRegExp ? t : nt)); },
-    apply(t, self, args) { return __pg_regex(Reflect.apply(t, self, args)); },
-  });
-  Object.defineProperty(globalThis, "RegExp", { value: GuardedRegExp, writable: false, configurable: false });
-  Object.defineProperty(R.prototype, "constructor", { value: GuardedRegExp, writable: false, configurable: false });
-  // String methods that turn a string argument into a regular expression.
-  for (const name of ["match", "matchAll", "search"]) {
-    const f = SP[name];
-    Object.defineProperty(SP, name, { value: function (p, ...rest) { if (typeof p === "string") __pg_regex(new R(p)); return f.call(this, p, ...rest); }, writable: false, configurable: false });
-  }
-  wrap(AP, "push", (_, a) => a.length);
-  wrap(AP, "unshift", (_, a) => a.length);
-  wrap(AP, "fill", (self, a) => Math.max(0, (a[2] === undefined ? self.length : a[2]) - (a[1] || 0)));
-  wrap(AP, "concat", (self, a) => self.length + a.reduce((n, x) => n + (x && typeof x.length === "number" ? x.length : 1), 0));
-  wrap(AP, "join", (self) => self.length);
-  wrap(SP, "repeat", (self, a) => self.length * (Number(a[0]) || 0));
-  wrap(SP, "padStart", (_, a) => Number(a[0]) || 0);
-  wrap(SP, "padEnd", (_, a) => Number(a[0]) || 0);
-  for (const name of ["ArrayBuffer", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"]) {
-    const C = globalThis[name];
-    if (!C) continue;
-    const G = new Proxy(C, { construct(t, args, nt) { if (typeof args[0] === "number") guard(args[0]); return Reflect.construct(t, args, nt === G ? t : nt); } });
-    Object.defineProperty(globalThis, name, { value: G, writable: false, configurable: false });
-  }
-})();
+${ALLOCATION_GUARDS}
+const __pg_regex = __pg_installRegExp({ tick: __pg_tick, take: __pg_take, engine: __pg_in_engine });
 function __pg_console(out) {
   let used = 0;
   const line = (level) => (...args) => {
@@ -165,9 +118,23 @@ function __pg_replacer(key, v) {
   if (typeof v === "function" || typeof v === "symbol") return undefined;
   return v;
 }
+// The result is encoded with the original JSON functions, outside the program's allocation budget
+// (what it returns was charged when it was built, and the parent truncates it), but under a cap of
+// its own: shared references can make the text exponentially larger than the value.
 function __pg_encode(v) {
   if (v === undefined) return null;
-  return JSON.parse(JSON.stringify(v, __pg_replacer) ?? "null");
+  let chars = 0;
+  const text = __pg_stringify(v, function (key, x) {
+    x = __pg_replacer(key, x);
+    chars += key.length + (typeof x === "string" ? x.length : 8);
+    if (chars > __pg_limits.allocations) {
+      const e = new Error("the program's result is larger than " + __pg_limits.allocations + " characters as JSON");
+      e.name = "SandboxLimitError";
+      throw e;
+    }
+    return x;
+  });
+  return __pg_parse(text ?? "null");
 }
 function __pg_api(stub, map) {
   const call = async (tool, args) => {

@@ -7,6 +7,8 @@
  *   plus the loader's `limits.cpuMs` in production.
  * - Memory: the allocation budget of the guarded built-ins (dev and
  *   production), plus the isolate's memory limit in production.
+ * - Regular expressions: RE2 (re2js) for every pattern, linear in the input,
+ *   with every character it reads charged to the operation budget.
  * - Wall time: the parent's timeout for a program that awaits forever; after
  *   it, the PgBinding refuses further calls from that run.
  * - Database: at most maxCalls calls, each through the normal tool path.
@@ -14,7 +16,7 @@
  */
 import { compileProgram } from "./compile";
 import { apiMap } from "./api";
-import { sandboxModule, type SandboxLimits } from "./module";
+import { MAIN_MODULE, sandboxModules, type SandboxLimits } from "./module";
 import { RUNS, type PgBindingProps } from "./runs";
 import type { RequestContext } from "../worker/mcp/server";
 import { visibleTools } from "../worker/mcp/server";
@@ -110,8 +112,8 @@ export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<R
 
 export function runProgram(rc: RequestContext, code: string, opts: RunOptions): Promise<RunOutcome> {
   const program = compileProgram(code);
-  const source = sandboxModule(program, apiMap(visibleTools(rc.config, rc.principal)), opts.limits);
-  return runIsolate(rc, { ...opts, mainModule: "main.js", modules: { "main.js": source } });
+  const modules = sandboxModules(program, apiMap(visibleTools(rc.config, rc.principal)), opts.limits);
+  return runIsolate(rc, { ...opts, mainModule: MAIN_MODULE, modules });
 }
 
 /** The sandbox's JSON answer as a RunOutcome, with the result size checked. */
