@@ -56,23 +56,92 @@ function tsType(s: Record<string, unknown> | undefined): string {
   }
 }
 
-/** `declare const pg: {...}` for the tools given, compact. `inputs` are the tools' input JSON Schemas. */
-export function declarations(tools: readonly { name: string; input: Record<string, unknown> }[]): string {
-  const groups = new Map<string, string[]>();
+/** One entry of the `pg` API: where it lives, its TypeScript signature, what it does. */
+export interface ApiEntry {
+  /** pg.schema.list */
+  path: string;
+  /** the tool behind it, or "" for a helper */
+  tool: string;
+  /** `(a:{schema?:string;...}):Promise<any>` */
+  signature: string;
+  description: string;
+}
+
+/** The helpers every program has (implemented in sandbox/calls.ts and the isolate's pg object). */
+export const HELPERS: readonly ApiEntry[] = [
+  { path: "pg.query", tool: "", signature: "(sql:string,params?:any[]):Promise<{rows:Record<string,any>[];columns:{name:string;type:string}[];rowCount:number|null;truncated:boolean;nextOffset?:number}>", description: "One statement: a read (pg_query_read) or anything else (pg_query_write). Rows are objects keyed by column name." },
+  { path: "pg.listTables", tool: "", signature: "(a?:{schema?:string}):Promise<{schema:string;name:string;kind:string;rows:number|null;bytes:number|null;comment:string|null}[]>", description: "Every table (all pages)." },
+  { path: "pg.getColumns", tool: "", signature: "(table:string):Promise<{name:string;type:string;nullable:boolean;default:string|null;isPrimaryKey:boolean}[]>", description: "A table's columns, with a primary-key flag." },
+  { path: "pg.getTableStats", tool: "", signature: "(table:string):Promise<{schema:string;table:string;seq_scan:number;idx_scan:number|null;live:number;dead:number;[k:string]:any}|null>", description: "Scans, tuples, vacuum and analyze times of one table." },
+  { path: "pg.createIndex", tool: "", signature: "(a:{table:string;columns:string[];name?:string;concurrently?:boolean}):Promise<any>", description: "CREATE INDEX (pg_schema_create)." },
+  { path: "pg.transaction", tool: "", signature: "<T>(fn:(tx:{query(sql:string,params?:any[]):Promise<Rows>})=>Promise<T>,o?:{isolation?:string;readOnly?:boolean}):Promise<T>", description: "Commits when fn returns, rolls back when it throws or the run ends." },
+  { path: "pg.help", tool: "", signature: "(query?:string):Promise<string>", description: "Declarations of the API entries matching the words in query (all groups when empty)." },
+];
+
+/** Every tool the caller may use as an API entry, after the helpers. */
+export function apiEntries(tools: readonly { name: string; description: string; input: Record<string, unknown> }[]): ApiEntry[] {
+  const entries = [...HELPERS];
   for (const t of tools) {
     if (NOT_FROM_CODE.has(t.name)) continue;
     const { group, action } = apiName(t.name);
     const args = tsType(t.input);
-    const list = groups.get(group) ?? [];
-    list.push(`${action}(a${args === "{}" ? "?" : ""}:${args}):P`);
-    groups.set(group, list);
+    entries.push({ path: `pg.${group}.${action}`, tool: t.name, signature: `(a${args === "{}" ? "?" : ""}:${args}):Promise<any>`, description: t.description });
   }
-  const queryFns = groups.get("query") ?? [];
+  return entries;
+}
+
+const line = (e: ApiEntry) => `${e.path}${e.signature} // ${e.description}${e.tool ? ` [${e.tool}]` : ""}`;
+
+/**
+ * What pg.help(query) answers: the entries whose path or description contain
+ * the most of the query's words, as one declaration a line; with no query,
+ * the helpers and every group's actions.
+ */
+export function help(entries: readonly ApiEntry[], query: string, max = 12): string {
+  const words = query.toLowerCase().split(/[^a-z0-9_]+/).filter((w) => w.length > 1);
+  if (words.length === 0) {
+    const groups = new Map<string, string[]>();
+    for (const e of entries) {
+      const [, group, action] = e.path.split(".");
+      if (action) groups.set(group!, [...(groups.get(group!) ?? []), action]);
+    }
+    return [...HELPERS.map(line), ...[...groups].map(([g, actions]) => `pg.${g}.{${actions.join(",")}} // pg.help("${g}") for signatures`)].join("\n");
+  }
+  const scored = entries
+    .map((e) => {
+      const hay = `${e.path} ${e.tool} ${e.description}`.toLowerCase();
+      return { e, score: words.reduce((n, w) => n + (e.path.toLowerCase().includes(w) ? 3 : 0) + (hay.includes(w) ? 1 : 0), 0) };
+    })
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score);
+  if (scored.length === 0) return `nothing matches "${query}"; pg.help() lists every group`;
+  return scored
+    .slice(0, max)
+    .map((x) => line(x.e))
+    .join("\n");
+}
+
+/** The whole API as one TypeScript declaration (the postgres://codemode/api resource). */
+export function declarations(entries: readonly ApiEntry[]): string {
+  const groups = new Map<string, string[]>();
+  const helpers: string[] = [];
+  for (const e of entries) {
+    const [, g, action] = e.path.split(".");
+    if (action) groups.set(g!, [...(groups.get(g!) ?? []), `    /** ${e.description} */ ${action}${e.signature};`]);
+    else if (g !== "query") helpers.push(`  /** ${e.description} */ ${g}${e.signature};`);
+  }
+  // pg.query is both a function and the query group (pg.query.read, ...).
+  const query = HELPERS.find((h) => h.path === "pg.query")!;
+  const queryGroup = groups.get("query") ?? [];
   groups.delete("query");
-  const body = [...groups].map(([g, fns]) => `${g}:{${fns.join(";")}}`).join(";\n");
-  return `type P=Promise<any>;type Rows={columns:{name:string;type:string}[];rows:Record<string,any>[];rowCount:number|null;truncated:boolean};
-declare const pg:{query:((sql:string,params?:any[])=>Promise<Rows>)&{${queryFns.join(";")}};
-listTables(a?:{schema?:string}):Promise<Rows>;getColumns(a:{table:string}):P;getTableStats(a:{table:string}):P;createIndex(a:{table:string;columns:string[];name?:string;concurrently?:boolean}):P;
-transaction<T>(fn:(tx:{query(sql:string,params?:any[]):Promise<Rows>})=>Promise<T>,o?:{isolation?:string;readOnly?:boolean}):Promise<T>;
-${body}};`;
+  return [
+    "type Rows={rows:Record<string,any>[];columns:{name:string;type:string}[];rowCount:number|null;truncated:boolean;nextOffset?:number};",
+    "declare const pg:{",
+    `  /** ${query.description} */ query:((sql:string,params?:any[])=>Promise<Rows>)&{`,
+    ...queryGroup,
+    "  };",
+    ...helpers,
+    ...[...groups].flatMap(([g, lines]) => [`  ${g}:{`, ...lines, "  };"]),
+    "};",
+  ].join("\n");
 }

@@ -1,6 +1,6 @@
 /**
  * The source of the dynamic Worker a program runs in. Its only capability is
- * env.PG, an RPC stub to the parent's PgBinding. Before the program runs, the
+ * env.PG, an RPC stub of this run's dispatcher (sandbox/dispatcher.ts). Before the program runs, the
  * budgets are set up: __pg_tick (operations), __pg_take (allocations, charged
  * by the guarded built-ins of isolate/allocations.ts and by spreads), the
  * RE2-backed RegExp of isolate/regexp.ts (no native RegExp is ever created for
@@ -156,10 +156,12 @@ function __pg_api(stub, map) {
   const api = {
     ...groups,
     query: Object.freeze(Object.assign(async (sql, params) => objects(await call("pg.query", { sql, params })), groups.query || {})),
-    listTables: (args) => call("pg.listTables", args || {}),
-    getColumns: (args) => call("pg.getColumns", args),
-    getTableStats: (args) => call("pg.getTableStats", args),
+    // An array of tables; its .rows (not enumerable) is the same array, for programs written against the first API.
+    listTables: async (args) => { const tables = await call("pg.listTables", args || {}); Object.defineProperty(tables, "rows", { value: tables }); return tables; },
+    getColumns: (table) => call("pg.getColumns", typeof table === "string" ? { table } : table),
+    getTableStats: (table) => call("pg.getTableStats", typeof table === "string" ? { table } : table),
     createIndex: (args) => call("pg.createIndex", args),
+    help: (query) => call("pg.help", { query: query === undefined ? "" : String(query) }),
     transaction: async (fn, options) => {
       const lease = await call("pg_tx_begin", options || {});
       try {

@@ -1,6 +1,6 @@
 /**
  * Runs one program: compile, load a fresh dynamic Worker (load(), never get():
- * a reused id would silently run old code), call it, and bound it.
+ * see docs/CODE_MODE.md, "Isolates and cost"), call it, and bound it.
  *
  * The bounds, and what enforces each:
  * - CPU: the operation budget compiled into the program (dev and production),
@@ -10,17 +10,15 @@
  * - Regular expressions: RE2 (re2js) for every pattern, linear in the input,
  *   with every character it reads charged to the operation budget.
  * - Wall time: the parent's timeout for a program that awaits forever; after
- *   it, the PgBinding refuses further calls from that run.
+ *   it, the run's dispatcher refuses further calls.
  * - Database: at most maxCalls calls, each through the normal tool path.
  * - Network: globalOutbound null (fetch and connect throw).
  */
 import { compileProgram } from "./compile";
-import { apiMap } from "./api";
-import { MAIN_MODULE, sandboxModules, type SandboxLimits } from "./module";
-import { RUNS, type PgBindingProps } from "./runs";
-import type { RequestContext } from "../worker/mcp/server";
-import { visibleTools } from "../worker/mcp/server";
-import { txStub } from "../worker/tx/remote";
+import type { ApiEntry } from "./api";
+import { MAIN_MODULE, sandboxModules, type ApiMap, type SandboxLimits } from "./module";
+import { RunDispatcher } from "./dispatcher";
+import type { RequestContext } from "../worker/context";
 
 export interface RunOptions {
   timeoutMs: number;
@@ -44,6 +42,26 @@ export interface RunOutcome {
 
 const COMPATIBILITY_DATE = "2026-04-01";
 
+const ENTRY_MODULE = "entry.js";
+
+/**
+ * The isolate's entrypoint: run(pg, body) hands the runner module (JavaScript
+ * or Python, both a fetch handler reading env.PG) the run's dispatcher stub as
+ * its env, and answers with the runner's JSON text. An RpcTarget cannot be a
+ * binding in the loader's env, only an RPC argument, so it comes this way.
+ */
+function entryModule(main: string): string {
+  return `import { WorkerEntrypoint } from "cloudflare:workers";
+import runner from "./${main}";
+export default class extends WorkerEntrypoint {
+  async run(pg, body) {
+    const response = await runner.fetch(new Request("http://sandbox/run", body === undefined ? undefined : { method: "POST", body }), { PG: pg });
+    return response.text();
+  }
+}
+`;
+}
+
 export interface IsolateRun {
   timeoutMs: number;
   maxCalls: number;
@@ -51,32 +69,30 @@ export interface IsolateRun {
   /** The dynamic Worker's code; everything that bounds it (env, network, limits) is set here, in one place. */
   mainModule: string;
   modules: Record<string, WorkerLoaderModule | string>;
-  /** The request that starts the program (the Python runner sends the code in its body). */
-  init?: RequestInit;
+  /** The body of the request that starts the program (the Python runner sends the code). */
+  body?: string;
   /** Added to the timeout message (Python's start-up counts against it). */
   timeoutNote?: string;
+  /** The API entries the caller may use (pg.help). */
+  api: readonly ApiEntry[];
 }
 
 /**
- * One run of a program in a fresh dynamic Worker: registers the run for
- * PgBinding, loads the isolate with `pg` as its only binding and no network,
- * races it against the timeout, and always ends the run (no further calls,
- * transactions it left open rolled back). Shared by the JavaScript and Python runners.
+ * One run of a program in a fresh dynamic Worker: makes the run's dispatcher,
+ * loads the isolate with it as `env.PG`, its only binding, and no network,
+ * races it against the timeout, and always ends the run (no further calls, its
+ * connection closed, transactions it left open rolled back). Shared by the
+ * JavaScript and Python runners.
  */
 export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<RunOutcome> {
-  const exports = rc.exports;
-  if (!exports?.PgBinding) throw new Error("code mode needs ctx.exports.PgBinding (export PgBinding from the Worker's main module)");
-  const runId = crypto.randomUUID();
-  const state = { calls: 0, openTx: new Set<string>(), done: false };
-  RUNS.set(runId, state);
   const started = Date.now();
-  const props: PgBindingProps = { runId, principal: rc.principal, deadline: started + run.timeoutMs, maxCalls: run.maxCalls };
+  const dispatcher = new RunDispatcher(rc, { deadline: started + run.timeoutMs, maxCalls: run.maxCalls, api: run.api });
   const failed = (status: "timeout" | "error", name: string, message: string): RunOutcome => ({
     status,
     error: { name, message },
     logs: [],
     logTruncated: false,
-    dbCalls: state.calls,
+    dbCalls: RunDispatcher.calls(dispatcher),
     durationMs: Date.now() - started,
     resultBytes: 0,
     resultTruncated: false,
@@ -85,45 +101,42 @@ export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<R
   try {
     const worker = rc.env.LOADER.load({
       compatibilityDate: COMPATIBILITY_DATE,
-      mainModule: run.mainModule,
-      modules: run.modules,
-      env: { PG: exports.PgBinding({ props }) },
+      mainModule: ENTRY_MODULE,
+      modules: { ...run.modules, [ENTRY_MODULE]: { js: entryModule(run.mainModule) } },
+      // Nothing: the one capability arrives as an argument of run(), not as a binding.
+      env: {},
       globalOutbound: null,
       limits: { cpuMs: run.timeoutMs, subRequests: run.maxCalls + 10 },
     });
     const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), run.timeoutMs)));
     // The runtime cancels an isolate that awaits something nothing can resolve: that is the program's failure, not ours.
-    const request = worker
-      .getEntrypoint()
-      .fetch("http://sandbox/run", run.init)
+    // The RpcTarget reaches the isolate as a stub: its calls run here, in this request, on this run's connection.
+    const request = (worker.getEntrypoint() as unknown as { run(pg: RunDispatcher, body?: string): Promise<string> })
+      .run(dispatcher, run.body)
       .catch((e: Error) => ({ failed: /hung and would never generate a response/.test(e.message) ? "the program can never finish: it awaits a promise that nothing will resolve" : `the sandbox failed: ${e.message}` }));
     const response = await Promise.race([request, timeout]);
     if (response === "timeout") return failed("timeout", "TimeoutError", `the program did not finish within ${run.timeoutMs} ms${run.timeoutNote ?? ""}`);
-    if ("failed" in response) return failed("error", "SandboxError", response.failed);
-    return readOutcome(response, state.calls, Date.now() - started, run.maxResultBytes);
+    if (typeof response !== "string") return failed("error", "SandboxError", response.failed);
+    return readOutcome(response, RunDispatcher.calls(dispatcher), Date.now() - started, run.maxResultBytes);
   } finally {
     clearTimeout(timer);
-    state.done = true;
-    RUNS.delete(runId);
-    // A transaction the program left open is rolled back with the run.
-    for (const tx of state.openTx) await txStub(rc.env, tx).control(rc.principal.id, { kind: "rollback" }).catch(() => {});
+    await RunDispatcher.finish(dispatcher);
   }
 }
 
-export function runProgram(rc: RequestContext, code: string, opts: RunOptions): Promise<RunOutcome> {
+export function runProgram(rc: RequestContext, code: string, opts: RunOptions & { api: readonly ApiEntry[]; map: ApiMap }): Promise<RunOutcome> {
   const program = compileProgram(code);
-  const modules = sandboxModules(program, apiMap(visibleTools(rc.config, rc.principal)), opts.limits);
+  const modules = sandboxModules(program, opts.map, opts.limits);
   return runIsolate(rc, { ...opts, mainModule: MAIN_MODULE, modules });
 }
 
 /** The sandbox's JSON answer as a RunOutcome, with the result size checked. */
-async function readOutcome(response: Response, dbCalls: number, durationMs: number, maxResultBytes: number): Promise<RunOutcome> {
-  const text = await response.text();
+function readOutcome(text: string, dbCalls: number, durationMs: number, maxResultBytes: number): RunOutcome {
   let out: { status: "ok" | "error"; value?: unknown; error?: RunOutcome["error"]; logs?: string[]; logTruncated?: boolean; ticks?: number };
   try {
     out = JSON.parse(text);
   } catch {
-    out = { status: "error", error: { name: "SandboxError", message: `the sandbox answered ${response.status}: ${text.slice(0, 300)}` } };
+    out = { status: "error", error: { name: "SandboxError", message: `the sandbox answered: ${text.slice(0, 300)}` } };
   }
   const valueText = JSON.stringify(out.value ?? null);
   const resultTruncated = valueText.length > maxResultBytes;

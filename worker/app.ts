@@ -9,7 +9,8 @@ import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
 import { consentPage, consentSubmit } from "./auth/consent";
 import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
 import { handleMcp } from "./mcp/handler";
-import { SERVER_INFO, type RequestContext } from "./mcp/server";
+import { SERVER_INFO, runTool } from "./mcp/server";
+import type { RequestContext } from "./context";
 
 export const MCP_ROUTE = "/mcp";
 
@@ -55,7 +56,7 @@ app.all(MCP_ROUTE, async (c) => {
   if (lease && !lease.ok) return tooManyRequests(lease);
   let response: Response;
   try {
-    response = await handleMcp(c.req.raw, raw, parsedBody, { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), exports: (c.executionCtx as unknown as { exports?: RequestContext["exports"] }).exports });
+    response = await handleMcp(c.req.raw, raw, parsedBody, { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool });
   } catch (e) {
     if (lease) c.executionCtx.waitUntil(lease.release());
     throw e;

@@ -9,7 +9,6 @@ import { oauthProvider } from "./auth/oauth";
 export { Limits } from "../durable-objects/limits";
 export { AuditLog } from "../durable-objects/audit-log";
 export { TxSession } from "../durable-objects/tx-session";
-export { PgBinding } from "../sandbox/binding";
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

@@ -6,11 +6,11 @@
  *   but Pyodide's own files (served from modules).
  * - Files: Emscripten's in-memory file system only.
  * - Wall time: the parent's timeout (it covers Pyodide's start-up); after it,
- *   the PgBinding refuses further calls. A CPU-bound loop is stopped by the
+ *   the run's dispatcher refuses further calls. A CPU-bound loop is stopped by the
  *   operation budget (KeyboardInterrupt at CPython's periodic checks) and, in
  *   production, by the loader's `limits.cpuMs`.
  * - Memory: the heap cap in the child, plus the isolate's limit in production.
- * - Database: at most maxCalls calls through PgBinding.
+ * - Database: at most maxCalls calls through the run's dispatcher, on one connection.
  */
 import wasm from "./assets/pyodide.asm.wasm.bin";
 import stdlib from "./assets/python_stdlib.zip.bin";
@@ -19,9 +19,12 @@ import loader from "./assets/pyodide.mjs.txt";
 import lock from "pyodide/pyodide-lock.json";
 import { MODULES, pythonModule, type PythonLimits } from "./module";
 import { runIsolate, type RunOutcome } from "../run";
-import type { RequestContext } from "../../worker/mcp/server";
+import type { ApiEntry } from "../api";
+import type { RequestContext } from "../../worker/context";
 
 export interface PythonRunOptions {
+  /** The API entries the caller may use (pg.help). */
+  api: readonly ApiEntry[];
   timeoutMs: number;
   maxCalls: number;
   maxResultBytes: number;
@@ -40,7 +43,7 @@ export function runPython(rc: RequestContext, code: string, opts: PythonRunOptio
       [MODULES.stdlib]: { data: stdlib },
       [MODULES.lock]: { json: lock },
     },
-    init: { method: "POST", body: code },
+    body: code,
     timeoutNote: " (Pyodide's start-up included)",
   });
 }

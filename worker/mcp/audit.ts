@@ -4,7 +4,7 @@
  * succeed is always in the log.
  */
 import type { ToolDefinition } from "../tools/registry";
-import type { RequestContext } from "./server";
+import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
 import type { AuditEntry } from "../../durable-objects/audit-log";
 

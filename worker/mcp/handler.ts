@@ -7,7 +7,8 @@
 import { createMcpHandler } from "agents/mcp/server";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "../config";
-import { buildServer, type RequestContext } from "./server";
+import { buildServer } from "./server";
+import type { RequestContext } from "../context";
 
 const requestContext = new AsyncLocalStorage<RequestContext>();
 const handlers = new WeakMap<Config, ReturnType<typeof createMcpHandler>>();

@@ -14,7 +14,8 @@ import { describeObject, renderDescribed } from "../tools/schema.tools";
 import { adminStats } from "../tools/admin.tools";
 import { healthReport, monitorLocks, monitorTopQueries, renderHealth } from "../tools/monitor.tools";
 import { guardText } from "./guard";
-import { withToolContext, type RequestContext } from "./server";
+import { withToolContext } from "./server";
+import type { RequestContext } from "../context";
 
 /** Tables described in the query prompt at most. */
 const MAX_TABLES = 5;

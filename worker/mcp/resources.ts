@@ -17,7 +17,8 @@ import { describeObject, listObjects, renderDescribed } from "../tools/schema.to
 import { healthReport, renderHealth, rolePosture } from "../tools/monitor.tools";
 import { describePosture } from "../db/posture";
 import { guardText } from "./guard";
-import { withToolContext, type RequestContext } from "./server";
+import { withToolContext } from "./server";
+import type { RequestContext } from "../context";
 
 export const RESOURCE_PAGE_SIZE = 100;
 const TEXT = "text/plain";

@@ -15,6 +15,7 @@ import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
 import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
+import type { RequestContext, ToolRun } from "../context";
 import { recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
@@ -26,15 +27,7 @@ export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 const INSTRUCTIONS =
   "PostgreSQL tools. Start with the schema tools (or pg_query_read on information_schema) to learn tables, then query. Values go in params ($1, $2...), never inline. Results are TSV: header name:type, \\N is NULL.";
 
-/** Per-request inputs the factory needs. */
-export interface RequestContext {
-  env: Env;
-  config: Config;
-  principal: Principal;
-  waitUntil(p: Promise<unknown>): void;
-  /** ctx.exports: loopback stubs of the Worker's own entrypoints (code mode's PgBinding). */
-  exports?: { PgBinding?: (opts: { props: unknown }) => Fetcher };
-}
+export type { RequestContext } from "../context";
 
 interface ListedTool {
   name: string;
@@ -103,8 +96,12 @@ function listing(config: Config, principal: Principal): { tools: ListedTool[] } 
   return hit;
 }
 
-/** Runs one tool call: validation errors are protocol errors; everything after is a tool result. */
-export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {
+/**
+ * Runs one tool call with every check a direct call gets (visibility by scope,
+ * validation, the handler, audit). Unknown tools and invalid arguments are
+ * protocol errors (thrown); everything after is a ToolRun.
+ */
+export async function runTool(rc: RequestContext, name: string, rawArgs: unknown): Promise<ToolRun> {
   const entry = getCatalog().byName.get(name);
   const def = entry?.def;
   // A tool the caller may not see is refused exactly like one that does not exist.
@@ -123,26 +120,38 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
       const out = await def.handler(parsed.data, ctx);
       if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
       const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
-      return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
+      return { ok: true as const, structured: out.structured, text };
     } catch (e) {
       const info = toErrorInfo(e);
       if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
       const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
-      // No structuredContent: clients validate it against the output schema even on errors.
-      return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
+      return { ok: false as const, info, text: formatError(info, sql) };
     }
   }, txId);
 }
 
-/** Runs `fn` with a tool context whose connection (opened on first use) is closed afterwards. Tools, resources and prompts share it. */
+/** Runs one tool call as an MCP result: validation errors are protocol errors; everything after is a tool result. */
+export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {
+  const r = await runTool(rc, name, rawArgs);
+  // No structuredContent on errors: clients validate it against the output schema even then.
+  if (!r.ok) return { content: [{ type: "text" as const, text: r.text }], isError: true as const };
+  return { content: [{ type: "text" as const, text: r.text }], structuredContent: r.structured as Record<string, unknown> };
+}
+
+/**
+ * Runs `fn` with a tool context. Its connection is the request's own
+ * (`rc.session`, kept open by whoever owns it) or one opened on first use
+ * and closed afterwards. Tools, resources and prompts share it.
+ */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
+  const own = async () => (session ??= await openSession(rc.config, rc.env));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, async () => (session ??= await openSession(rc.config, rc.env))),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
   };
   try {
     return await fn(ctx);

@@ -8,21 +8,40 @@ import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
 import { defineTool, jsonSchema, type ToolAnnotations, type ToolContext, type ToolOutput } from "./registry";
 import type { SlotKind } from "../../durable-objects/limits";
-import { declarations } from "../../sandbox/api";
+import { apiEntries, apiMap, type ApiEntry } from "../../sandbox/api";
+import type { ApiMap } from "../../sandbox/module";
+import { toolVisible } from "./registry";
 import { runProgram, type RunOutcome } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
-import type { RequestContext } from "../mcp/server";
+import type { RequestContext } from "../context";
 import type { Config } from "../config";
 
 const MAX_TIMEOUT_MS = 30_000;
 
-let described: string | undefined;
-/** The description carries the API's declarations, generated from the registry once per isolate. */
-function description(): string {
-  described ??= `Run a TypeScript/JavaScript program against the database and get only its result: batch queries, loops, conditional logic in one call. Use \`return\` for the result; console.log is captured. \`pg\` is the only capability (no fetch, imports, timers beyond the run).\n${declarations(
-    ALL_TOOLS.map((t) => ({ name: t.name, input: jsonSchema(t.input, "input") })),
-  )}`;
-  return described;
+/**
+ * The listing stays short: what code mode is, the core calls, and how to find
+ * the rest (pg.help inside a program, the postgres://codemode/api resource).
+ * The full declarations are generated from the registry on demand.
+ */
+const DESCRIPTION = `Run a TypeScript program against the database in one call; only its \`return\` value (JSON) and console output come back. All its pg calls share one connection. Core API:
+pg.query(sql, params?) -> {rows: object[], columns: {name,type}[], rowCount, truncated}
+pg.listTables({schema?}) -> {schema,name,kind,rows,bytes}[] (all pages)
+pg.getColumns(table) -> {name,type,nullable,default,isPrimaryKey}[]
+pg.getTableStats(table) -> {seq_scan,idx_scan,live,dead,...} | null
+pg.transaction(async (tx) => tx.query(...)) commits on return
+Every tool is pg.<group>.<action>(args): pg_schema_list -> pg.schema.list({...}). await pg.help("index") returns matching TypeScript signatures; resource postgres://codemode/api has them all. Errors throw with .code (SQLSTATE). No fetch or imports.`;
+
+/** The API entries and the group map for the tools this caller may use, built once per isolate and scope set. */
+const apis = new Map<string, { entries: ApiEntry[]; map: ApiMap }>();
+export function callerApi(config: Config, scopes: readonly string[]): { entries: ApiEntry[]; map: ApiMap } {
+  const key = `${config.toolGroups.join(",")}|${config.readOnly}|${scopes.join(",")}`;
+  let hit = apis.get(key);
+  if (!hit) {
+    const tools = ALL_TOOLS.filter((t) => toolVisible(t, config, scopes as never));
+    hit = { entries: apiEntries(tools.map((t) => ({ name: t.name, description: t.description, input: jsonSchema(t.input, "input") }))), map: apiMap(tools) };
+    apis.set(key, hit);
+  }
+  return hit;
 }
 
 const RUN: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
@@ -81,6 +100,11 @@ export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: nu
   }
 }
 
+const api = (rc: RequestContext) => {
+  const { entries, map } = callerApi(rc.config, rc.principal.scopes);
+  return { api: entries, map };
+};
+
 /** The JavaScript/TypeScript sandbox (pg_execute_code, pg_code_run_javascript). */
 function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
   const cfg = ctx.config.code;
@@ -91,7 +115,7 @@ function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
     outputLabel: "console",
     truncatedNote: "[console output truncated]",
     run: (rc, timeoutMs) =>
-      runProgram(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 } }),
+      runProgram(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 }, ...api(rc) }),
   });
 }
 
@@ -111,9 +135,7 @@ export const executeCode = defineTool({
   name: "pg_execute_code",
   group: "codemode",
   title: "Run a program against the database",
-  get description() {
-    return description();
-  },
+  description: DESCRIPTION,
 });
 
 export const runJavascript = defineTool({
