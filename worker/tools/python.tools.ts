@@ -48,7 +48,7 @@ export const runPythonTool = defineTool({
   description:
     "Run a Python 3 program (CPython on Pyodide, standard library only) in a sandboxed isolate: no network, no host files; `pg` is the only capability. " +
     "`rows = await pg.query(sql, params)` returns a list of dicts; `await pg.call(tool_name, args)` calls any other tool you may use; `await pg.list_tables()`, `await pg.get_columns(table)`. " +
-    "Database errors raise PgError. print() is captured; the value of the last expression is the result (JSON; other values as str). Start-up takes a few seconds.",
+    "Database errors raise PgError. print() is captured; the value of the last expression is the result (JSON; other values as str). asyncio works (gather, sleep); there is no JavaScript: `js`, `pyodide` and `ctypes` cannot be imported. Start-up takes a few seconds.",
   scope: "admin",
   scopeFrom: (config) => config.code.scope,
   available: (config) => config.code.python,
