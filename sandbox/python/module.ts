@@ -130,6 +130,13 @@ WebAssembly.instantiateStreaming = async (_response, imports) => {
     if (guard.over > GRACE_CHECKS) stop(guard.checks > guard.limit ? "budget" : "time");
     return 0;
   };
+  // Emscripten's sleep busy-waits in C on this clock with no signal check (the prelude refuses
+  // time.sleep; this is the backstop for any other route to it): the clock checks the deadline.
+  const now = env.emscripten_get_now;
+  env.emscripten_get_now = () => {
+    if (guard.locked && Date.now() > guard.deadline) stop("time");
+    return now();
+  };
   return { instance: await instantiate(wasmModule, imports), module: wasmModule };
 };
 

@@ -156,6 +156,14 @@ def _answer():
         fut.set_result(text)
 
 
+def _no_sleep(seconds):
+    raise RuntimeError("time.sleep() would block the whole isolate (and on Workers the clock stands still while it spins): use await asyncio.sleep(seconds)")
+
+
+import time as _time
+_time.sleep = _no_sleep
+
+
 def _close_imports():
     # Modules that bridge to JavaScript or write raw memory. Removing them from sys.modules and
     # refusing their import gives a clear ImportError; the boundary itself is module.ts's gate.

@@ -112,7 +112,7 @@ print("after the access", ctor)`);
   );
 
   it(
-    "cannot disarm its limits: an ignored SIGINT, a caught KeyboardInterrupt and Python's own catastrophic regex are stopped, and the next run works",
+    "cannot disarm its limits: an ignored SIGINT, a caught KeyboardInterrupt, Python's own catastrophic regex, time.sleep and a raised recursion limit all end cleanly, and the next run works",
     async () => {
       const stubborn = await run(`
 import signal
@@ -129,6 +129,15 @@ while True:
       const regex = await run(`import re\nprint("matching")\nre.match(r'^(a|a)*$', 'a' * 40 + 'b')`, 40_000);
       expect(regex.isError).toBe(true);
       expect(text(regex)).toContain("TimeoutError: the program ran past its time limit (40000 ms");
+      expect(text(regex)).toContain("matching");
+      // time.sleep busy-waits in C without a signal check: refused, asyncio.sleep is the way to wait.
+      const sleeper = await run(`import time\ntime.sleep(3600)`);
+      expect(sleeper.isError).toBe(true);
+      expect(text(sleeper)).toContain("RuntimeError: time.sleep() would block the whole isolate");
+      // A raised recursion limit ends in the engine's stack limit, not in a frozen or broken server.
+      const deep = await run(`import sys\nsys.setrecursionlimit(10**7)\ndef f(n): return f(n + 1)\nf(0)`);
+      expect(deep.isError).toBe(true);
+      expect(text(deep)).toMatch(/RecursionError|Maximum call stack size exceeded/);
       await stillServes();
     },
     T * 2,
@@ -224,6 +233,9 @@ res`);
       const err = await run("1/0");
       expect(err.isError).toBe(true);
       expect(text(err)).toContain("ZeroDivisionError");
+      const syntax = await run("def (");
+      expect(syntax.isError).toBe(true);
+      expect(text(syntax)).toContain("SyntaxError");
       await stillServes();
     },
     T * 2,
