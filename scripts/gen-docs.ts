@@ -32,8 +32,9 @@ export interface Registry {
 
 /**
  * Enough of the Workers-only imports for tool modules to load in Node: the
- * `cloudflare:workers` classes are only extended, and `.wasm` modules only
- * instantiated at run time, never here.
+ * `cloudflare:workers` classes are only extended, and `.wasm` modules and
+ * text or data assets (`.txt`, `.bin`: the sandbox's engines) only used at
+ * run time, never here.
  */
 const WORKERS_STUB = "export class WorkerEntrypoint {} export class DurableObject {} export class WorkflowEntrypoint {} export class RpcTarget {} export const env = {};";
 const WASM_STUB = "export default {};";
@@ -51,7 +52,7 @@ export async function loadRegistry(): Promise<Registry> {
     const stub = (code: string) => JSON.stringify(`data:text/javascript,${encodeURIComponent(code)}`);
     const hook = `export async function resolve(s, c, next) {
       if (s === "cloudflare:workers") return { url: ${stub(WORKERS_STUB)}, shortCircuit: true };
-      if (s.endsWith(".wasm")) return { url: ${stub(WASM_STUB)}, shortCircuit: true };
+      if (s.endsWith(".wasm") || s.endsWith(".txt") || s.endsWith(".bin")) return { url: ${stub(WASM_STUB)}, shortCircuit: true };
       return next(s, c);
     }`;
     register(`data:text/javascript,${encodeURIComponent(hook)}`);

@@ -9,18 +9,40 @@
  *   fetch of it; every other fetch fails (and globalOutbound is null anyway);
  * - pyodide.mjs / pyodide.asm.mjs are ES modules imported after the shims.
  *
- * Bounds inside the isolate: an operation budget (CPython's periodic signal
- * check is counted: past the budget, KeyboardInterrupt, then an error Python
- * cannot catch), and a heap cap
- * (emscripten_resize_heap refuses to grow past it: MemoryError). The files
- * the program sees are Emscripten's in-memory file system, not the host's.
+ * Everything that bounds the program lives here, in JavaScript closures that
+ * Python cannot reach, because CPython cannot be sandboxed from inside:
+ * - The boundary. Once the program starts, no JavaScript object or function
+ *   may cross between WebAssembly and JavaScript, either way: every import
+ *   the interpreter calls is checked. Each Python route to JavaScript (`js`,
+ *   `pyodide_js`, `pyodide.ffi`, any JsProxy found by introspection) needs an
+ *   object to cross, so the first use stops the run. The program does not
+ *   need JavaScript: its event loop is pure Python (prelude.ts) and the
+ *   driver below passes only strings.
+ * - The operation budget and the deadline. CPython calls
+ *   _Py_CheckEmscriptenSignals_Helper from its eval loop (every 50 eval-breaker
+ *   checks) and from PyErr_CheckSignals, which sre (Python's `re`) calls every
+ *   4096 steps. The helper below counts the calls and watches the clock; it
+ *   never reads Module.Py_EmscriptenSignalBuffer or anything else Python could
+ *   set. Past either limit it answers SIGINT (KeyboardInterrupt); if the
+ *   program runs on (caught it, ignored the signal), it throws, which unwinds
+ *   the WebAssembly stack: Python cannot catch that, the run ends and the
+ *   isolate is discarded. In production the clock stands still during
+ *   synchronous work, so there the loader's limits.cpuMs is the time bound.
+ * - The heap cap: emscripten_resize_heap refuses to grow past it (MemoryError).
+ * - The file quota: files live in Emscripten's in-memory file system, in
+ *   JavaScript arrays outside the heap, so bytes written are capped (ENOSPC).
  */
+import { PY_PRELUDE } from "./prelude";
 
 export interface PythonLimits {
-  /** Interrupt checks (each about a few hundred bytecodes) the program may use. */
+  /** Interrupt checks the program may use (the eval loop's come every 50 eval-breaker checks). */
   checks: number;
+  /** Wall time from the request's arrival, Pyodide's start-up included, ms. */
+  timeMs: number;
   /** Maximum WebAssembly heap, bytes. */
   heapBytes: number;
+  /** Bytes the program may write to its in-memory files, in total. */
+  fileBytes: number;
   /** Console output kept, in characters. */
   logChars: number;
 }
@@ -34,44 +56,6 @@ export const MODULES = {
   stdlib: "python_stdlib.zip",
   lock: "pyodide-lock.json",
 } as const;
-
-/** Python run before the program: the `pg` object, whose only way out is the bridge to env.PG. */
-const PY_PRELUDE = String.raw`
-import json as _json, sys as _sys
-import _pg_bridge
-
-class PgError(Exception):
-    def __init__(self, message, code=None):
-        super().__init__(message)
-        self.code = code
-
-class _Pg:
-    """The database. Every method is a coroutine: await it."""
-    async def call(self, tool, args=None):
-        """Any tool the caller may use, by name (e.g. "pg_schema_list"); returns its structured result."""
-        r = _json.loads(await _pg_bridge.call(str(tool), _json.dumps(args if args is not None else {}, default=str)))
-        if not r.get("ok"):
-            raise PgError(r.get("error"), r.get("code"))
-        return r.get("value")
-    async def query(self, sql, params=None, tx=None):
-        """Rows as a list of dicts."""
-        args = {"sql": sql}
-        if params is not None: args["params"] = list(params)
-        if tx is not None: args["tx"] = tx
-        rs = await self.call("pg.query", args)
-        cols = [c["name"] for c in rs.get("columns", [])]
-        return [dict(zip(cols, row)) if isinstance(row, list) else row for row in rs.get("rows", [])]
-    async def list_tables(self, schema=None):
-        return await self.call("pg.listTables", {} if schema is None else {"schema": schema})
-    async def get_columns(self, table):
-        return await self.call("pg.getColumns", {"table": table})
-
-pg = _Pg()
-del _Pg
-for _m in ("pyodide_js", "_pg_bridge"):
-    _sys.modules.pop(_m, None)
-del _m
-`;
 
 export function pythonModule(limits: PythonLimits): string {
   return `${SHIMS}
@@ -95,34 +79,136 @@ globalThis.fetch = async (url) => {
 };
 globalThis.setImmediate = (f, ...a) => setTimeout(f, 0, ...a);
 globalThis.clearImmediate = (id) => clearTimeout(id);
+
+// The run's guard: module-scope state, reachable from no JavaScript object Python could be handed.
+const guard = {
+  locked: false,            // the program has started: the boundary is closed
+  checks: 0, limit: Infinity, deadline: Infinity,
+  over: 0,                  // checks since a limit was passed
+  stopped: null,            // { kind: "budget" | "time" | "javascript", detail }
+};
+// Checks past a limit before the uncatchable stop: room for a finally block, not for more work.
+const GRACE_CHECKS = 5000;
+class SandboxStop extends Error {}
+const stop = (kind, detail) => {
+  if (!guard.stopped) guard.stopped = { kind, detail };
+  throw new SandboxStop("sandbox stop: " + kind);
+};
+const isObject = (v) => v !== null && (typeof v === "object" || typeof v === "function");
+// Wraps one import: once locked, an object crossing in either direction ends the run.
+const gate = (name, f) => {
+  const g = function (...args) {
+    if (guard.locked) for (const a of args) if (isObject(a)) stop("javascript", name);
+    const r = f.apply(this, args);
+    if (guard.locked && isObject(r)) stop("javascript", name);
+    return r;
+  };
+  if ("sig" in f) g.sig = f.sig;
+  return g;
+};
+
 let heapCap = Infinity;
-// Operation budget: CPython calls this import from its eval loop (every few hundred bytecodes) once an
-// interrupt buffer is set. Past the budget it answers SIGINT (KeyboardInterrupt, a clean Python error);
-// if the program catches that and runs on, it throws a JavaScript error, which unwinds the WebAssembly
-// stack: Python cannot catch it, and the run ends (the isolate is discarded).
-const budget = { checks: 0, limit: Infinity, grace: 20000, stop: (_e) => {} };
 const instantiate = WebAssembly.instantiate.bind(WebAssembly);
 WebAssembly.instantiateStreaming = async (_response, imports) => {
-  const grow = imports.env.emscripten_resize_heap;
-  if (typeof grow === "function") imports.env.emscripten_resize_heap = (size) => ((size >>> 0) > heapCap ? 0 : grow(size));
-  const check = imports.env._Py_CheckEmscriptenSignals_Helper;
-  if (typeof check === "function") imports.env._Py_CheckEmscriptenSignals_Helper = () => {
-    const n = ++budget.checks - budget.limit;
-    if (n === 1) return 2;
-    if (n > budget.grace) { const e = new Error("operation budget exceeded"); budget.stop(e); throw e; }
-    return n > 0 ? 0 : check();
+  // env and wasi_snapshot_preview1 are the same object: gate each namespace once.
+  for (const ns of new Set(Object.values(imports))) {
+    if (!ns || typeof ns !== "object") continue;
+    for (const [name, f] of Object.entries(ns)) {
+      // A JSPI import (stack switching) cannot be wrapped without losing its suspension: refuse to run
+      // rather than leave it ungated. Workers cannot build WebAssembly at run time, so Pyodide uses none.
+      if (typeof WebAssembly.Suspending === "function" && f instanceof WebAssembly.Suspending) throw new Error("Pyodide asked for a JSPI import (" + name + "), which the sandbox cannot gate");
+      if (typeof f === "function") ns[name] = gate(name, f);
+    }
+  }
+  const env = imports.env;
+  const grow = env.emscripten_resize_heap;
+  env.emscripten_resize_heap = (size) => ((size >>> 0) > heapCap ? 0 : grow(size));
+  if (typeof env._Py_CheckEmscriptenSignals_Helper !== "function") throw new Error("this Pyodide has no _Py_CheckEmscriptenSignals_Helper: the operation budget cannot work");
+  env._Py_CheckEmscriptenSignals_Helper = () => {
+    if (++guard.checks <= guard.limit && Date.now() <= guard.deadline) return 0;
+    if (++guard.over === 1) return 2; // SIGINT: KeyboardInterrupt, a clean Python error
+    if (guard.over > GRACE_CHECKS) stop(guard.checks > guard.limit ? "budget" : "time");
+    return 0;
+  };
+  // Emscripten's sleep busy-waits in C on this clock with no signal check (the prelude refuses
+  // time.sleep; this is the backstop for any other route to it): the clock checks the deadline.
+  const now = env.emscripten_get_now;
+  env.emscripten_get_now = () => {
+    if (guard.locked && Date.now() > guard.deadline) stop("time");
+    return now();
   };
   return { instance: await instantiate(wasmModule, imports), module: wasmModule };
 };
+
+// Files: MEMFS keeps their bytes in JavaScript arrays, outside the heap cap. Charges growth, never refunds.
+function capFiles(FS) {
+  const MEMFS = FS.filesystems.MEMFS;
+  let used = 0;
+  const charge = (bytes) => {
+    if (!guard.locked || bytes <= 0) return;
+    if (used + bytes > LIMITS.fileBytes) throw new FS.ErrnoError(28); // ENOSPC: a Python OSError
+    used += bytes;
+  };
+  const write = MEMFS.stream_ops.write;
+  const cappedWrite = function (stream, buffer, offset, length, position, canOwn) {
+    charge(position + length - (stream.node.usedBytes || 0));
+    return write.call(this, stream, buffer, offset, length, position, canOwn);
+  };
+  // Nodes made before now hold the table's copy of the function, later ones too: patch both.
+  MEMFS.stream_ops.write = cappedWrite;
+  if (MEMFS.ops_table) MEMFS.ops_table.file.stream.write = cappedWrite;
+  const resize = MEMFS.resizeFileStorage; // truncate() to a larger size
+  MEMFS.resizeFileStorage = function (node, size) {
+    charge(size - (node.usedBytes || 0));
+    return resize.call(this, node, size);
+  };
+}
 `;
 
 const MAIN = String.raw`
+// Between steps the driver performs the program's pg calls and waits for its timers; only strings cross.
+async function drive(sandbox, step, answer, env) {
+  const inflight = new Map();
+  const callPg = async (tool, argsJson) => {
+    try { return JSON.stringify(await env.PG.call(tool, JSON.parse(argsJson))); }
+    catch (e) { return JSON.stringify({ ok: false, error: String(e && e.message || e) }); }
+  };
+  for (;;) {
+    const state = JSON.parse(step());
+    if (state.done) return state;
+    for (const [id, tool, args] of state.requests) inflight.set(id, callPg(tool, args).then((text) => [id, text]));
+    const waits = [...inflight.values()];
+    if (state.waitMs !== null) {
+      const left = guard.deadline - Date.now();
+      if (left <= 0) stop("time");
+      waits.push(new Promise((resolve) => setTimeout(() => resolve(null), Math.min(state.waitMs, left))));
+    }
+    if (!waits.length) return { done: true, error: { name: "SandboxError", message: "the program can never finish: it awaits something that nothing will resolve" } };
+    const got = await Promise.race(waits);
+    if (got) {
+      inflight.delete(got[0]);
+      sandbox.set("_inbox", JSON.stringify(got));
+      answer();
+    }
+  }
+}
+
+function stoppedError() {
+  const s = guard.stopped;
+  switch (s.kind) {
+    case "budget": return { name: "SandboxLimitError", message: "sandbox operation budget (" + LIMITS.checks + " interrupt checks) exceeded; the program was stopped" };
+    case "time": return { name: "TimeoutError", message: "the program ran past its time limit (" + LIMITS.timeMs + " ms, Pyodide's start-up included); it was stopped" };
+    case "javascript": return { name: "SandboxViolation", message: "the program reached for a JavaScript object (" + s.detail + "); Python in this sandbox has no JavaScript access, and the run was stopped" };
+  }
+}
+
 export default {
   async fetch(request, env) {
+    guard.deadline = Date.now() + LIMITS.timeMs;
     const out = { logs: [], logTruncated: false };
     let logChars = 0;
     const log = (line) => {
-      if (out.logTruncated) return;
+      if (out.logTruncated || guard.stopped) return;
       logChars += line.length;
       if (logChars > LIMITS.logChars) { out.logTruncated = true; return; }
       out.logs.push(line);
@@ -134,35 +220,38 @@ export default {
       const py = await loadPyodide({ indexURL: BASE, lockFileContents: lock, createPyodideModule, stdout: log, stderr: log, env: {}, checkAPIVersion: true });
       globalThis.fetch = refuse;
       heapCap = LIMITS.heapBytes;
-      py.registerJsModule("_pg_bridge", {
-        call: async (tool, argsJson) => {
-          try { return JSON.stringify(await env.PG.call(tool, JSON.parse(argsJson))); }
-          catch (e) { return JSON.stringify({ ok: false, error: String(e && e.message || e) }); }
-        },
-      });
-      const ns = py.globals.get("dict")();
-      py.runPython(PRELUDE, { globals: ns });
-      py.unregisterJsModule("_pg_bridge");
-      // Turns on CPython's periodic check (the import above); the buffer itself is never set.
+      capFiles(py.FS);
+      // Courtesy: import js / import pyodide_js become ModuleNotFoundError instead of a stopped run.
+      py.unregisterJsModule("js");
+      py.unregisterJsModule("pyodide_js");
+      const sandbox = py.globals.get("dict")();
+      py.runPython(PRELUDE, { globals: sandbox });
+      const [start, step, answer] = ["_start", "_step", "_answer"].map((name) => sandbox.get(name));
+      // Turns on CPython's periodic check (the helper above); the buffer itself is never read.
       py.setInterruptBuffer(new Int32Array(1));
-      budget.checks = 0;
-      budget.limit = LIMITS.checks;
-      // The uncatchable stop leaves Pyodide's promise unsettled: it settles this one instead.
-      const stopped = new Promise((_resolve, reject) => (budget.stop = reject));
-      const value = await Promise.race([py.runPythonAsync(code, { globals: ns, filename: "<program>" }), stopped]);
-      budget.limit = Infinity;
-      ns.set("__pg_result__", value);
-      out.value = JSON.parse(py.runPython("_json.dumps(__pg_result__, default=str)", { globals: ns }));
-      out.status = "ok";
+      guard.checks = 0;
+      guard.limit = LIMITS.checks;
+      guard.locked = true;
+      sandbox.set("_inbox", code);
+      start();
+      const done = await drive(sandbox, step, answer, env);
+      // A KeyboardInterrupt the budget or the deadline raised is reported as that limit.
+      if (done.error && guard.over && !guard.stopped) guard.stopped = { kind: guard.checks > guard.limit ? "budget" : "time" };
+      if (guard.stopped) throw guard.stopped;
+      if (done.error) {
+        out.status = "error";
+        out.error = done.error;
+      } else {
+        out.status = "ok";
+        out.value = done.value;
+      }
     } catch (e) {
       const message = String(e && e.message || e);
-      const over = budget.checks > LIMITS.checks;
       out.status = "error";
-      out.error = over
-        ? { name: "SandboxLimitError", message: "sandbox operation budget (" + LIMITS.checks + " interrupt checks) exceeded; the program was stopped" }
-        : { name: e && e.type ? String(e.type) : String(e && e.name || "Error"), message: message.length > 4000 ? message.slice(-4000) : message };
+      out.error = guard.stopped ? stoppedError() : { name: String(e && e.name || "Error"), message: message.length > 4000 ? message.slice(-4000) : message };
     }
-    out.ticks = budget.checks;
+    guard.locked = false;
+    out.ticks = guard.checks;
     return new Response(JSON.stringify(out), { headers: { "content-type": "application/json" } });
   },
 };

@@ -2,13 +2,15 @@
  * Runs one Python program: a fresh dynamic Worker (load(), never get(): its
  * env names this run and its caller) with Pyodide and the program's `pg`
  * bridge, bounded like runProgram (runIsolate in sandbox/run.ts):
+ * - JavaScript: none. Once the program starts, no JavaScript object crosses
+ *   the WebAssembly boundary (module.ts); the first attempt ends the run.
  * - Network: globalOutbound null, and the child's fetch refuses everything
  *   but Pyodide's own files (served from modules).
- * - Files: Emscripten's in-memory file system only.
- * - Wall time: the parent's timeout (it covers Pyodide's start-up); after it,
- *   the run's dispatcher refuses further calls. A CPU-bound loop is stopped by the
- *   operation budget (KeyboardInterrupt at CPython's periodic checks) and, in
- *   production, by the loader's `limits.cpuMs`.
+ * - Files: Emscripten's in-memory file system only, with a byte quota.
+ * - CPU and wall time: the operation budget and the deadline, both checked at
+ *   CPython's signal checks (eval loop and `re`), then an uncatchable stop;
+ *   the parent's timeout (it covers Pyodide's start-up); in production the
+ *   loader's `limits.cpuMs`. After the timeout the run's dispatcher refuses calls.
  * - Memory: the heap cap in the child, plus the isolate's limit in production.
  * - Database: at most maxCalls calls through the run's dispatcher, on one connection.
  */

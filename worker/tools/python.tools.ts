@@ -11,6 +11,8 @@ const MAX_TIMEOUT_MS = 60_000;
 /** Pyodide's interrupt checks come every few hundred bytecodes: about 10^9 bytecodes. */
 const CHECK_BUDGET = 5_000_000;
 const HEAP_BYTES = 96 * 1024 * 1024;
+/** Bytes a program may write to its in-memory files (kept in JavaScript memory, outside the heap cap). */
+const FILE_BYTES = 16 * 1024 * 1024;
 
 const RUN: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
 
@@ -34,7 +36,7 @@ function handler(args: z.infer<typeof PythonInput>, ctx: ToolContext) {
     run: async (rc, timeoutMs) => {
       // Imported on use: the assets are Worker module imports, and the registry must stay importable from Node.
       const { runPython } = await import("../../sandbox/python/run");
-      return runPython(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { checks: CHECK_BUDGET, heapBytes: HEAP_BYTES, logChars: 20_000 }, api: callerApi(rc.config, rc.principal.scopes).entries });
+      return runPython(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { checks: CHECK_BUDGET, timeMs: timeoutMs, heapBytes: HEAP_BYTES, fileBytes: FILE_BYTES, logChars: 20_000 }, api: callerApi(rc.config, rc.principal.scopes).entries });
     },
   });
 }
@@ -46,7 +48,7 @@ export const runPythonTool = defineTool({
   description:
     "Run a Python 3 program (CPython on Pyodide, standard library only) in a sandboxed isolate: no network, no host files; `pg` is the only capability. " +
     "`rows = await pg.query(sql, params)` returns a list of dicts; `await pg.call(tool_name, args)` calls any other tool you may use; `await pg.list_tables()`, `await pg.get_columns(table)`. " +
-    "Database errors raise PgError. print() is captured; the value of the last expression is the result (JSON; other values as str). Start-up takes a few seconds.",
+    "Database errors raise PgError. print() is captured; the value of the last expression is the result (JSON; other values as str). asyncio works (gather, sleep); there is no JavaScript: `js`, `pyodide` and `ctypes` cannot be imported. Start-up takes a few seconds.",
   scope: "admin",
   scopeFrom: (config) => config.code.scope,
   available: (config) => config.code.python,
