@@ -85,7 +85,9 @@ export function apiEntries(tools: readonly { name: string; description: string; 
     if (NOT_FROM_CODE.has(t.name)) continue;
     const { group, action } = apiName(t.name);
     const args = tsType(t.input);
-    entries.push({ path: `pg.${group}.${action}`, tool: t.name, signature: `(a${args === "{}" ? "?" : ""}:${args}):Promise<any>`, description: t.description });
+    // The argument object is optional when none of its fields is required.
+    const optional = !(Array.isArray(t.input.required) && t.input.required.length > 0);
+    entries.push({ path: `pg.${group}.${action}`, tool: t.name, signature: `(a${optional ? "?" : ""}:${args}):Promise<any>`, description: t.description });
   }
   return entries;
 }

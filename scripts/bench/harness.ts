@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmarks: the stack under test and percentile maths. */
 import { startEmbeddedPostgres } from "../lib/postgres";
-import { migrate } from "../lib/migrate";
+import { applyRoles, migrate } from "../lib/migrate";
 import { startWorker, type StartWorkerOptions } from "../lib/worker";
 
 export interface Stack {
@@ -13,9 +13,11 @@ export interface Stack {
 export async function startStack(vars?: StartWorkerOptions["vars"]): Promise<Stack> {
   const pg = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres();
   const databaseUrl = process.env.BENCH_DATABASE_URL ?? pg!.url;
-  await migrate(databaseUrl);
+  // As deployed: the server connects as the least-privilege role and reads as the read role.
+  const serverUrl = await applyRoles(databaseUrl, { grantFutureTablesOf: decodeURIComponent(new URL(databaseUrl).username) });
+  await migrate(serverUrl);
   // No auth, no rate limits, no concurrency cap: the benchmark measures the MCP path itself.
-  const worker = await startWorker({ databaseUrl, vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", MAX_CONCURRENT_REQUESTS: "0", ...vars } });
+  const worker = await startWorker({ databaseUrl: serverUrl, vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", MAX_CONCURRENT_REQUESTS: "0", ...vars } });
   return {
     databaseUrl,
     mcpUrl: worker.mcpUrl,

@@ -16,6 +16,8 @@ import { renderRows, prettyBytes } from "../tools/catalog";
 import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
 import { healthReport, renderHealth, rolePosture } from "../tools/monitor.tools";
 import { describePosture } from "../db/posture";
+import { callerApi } from "../tools/codemode.tools";
+import { declarations } from "../../sandbox/api";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
 import type { RequestContext } from "../context";
@@ -94,6 +96,13 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
   mcp.registerResource("health", "postgres://health", { title: "Health report", description: "pg_monitor_health: each check ok/warn/critical with a reason", mimeType: TEXT }, (uri) =>
     read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql, ctx.config))),
   );
+
+  // Code mode's whole API as TypeScript, for the tools this caller may use (the pg_execute_code listing only names the core).
+  if (rc.config.toolGroups.includes("codemode") || rc.config.toolGroups.includes("code")) {
+    mcp.registerResource("codemode-api", "postgres://codemode/api", { title: "Code mode API", description: "TypeScript declarations of pg inside pg_execute_code programs", mimeType: "text/plain" }, (uri) => ({
+      contents: [{ uri: uri.href, mimeType: "text/plain", text: declarations(callerApi(rc.config, rc.principal.scopes).entries) }],
+    }));
+  }
 
   mcp.registerResource("posture", "postgres://posture", { title: "Database role posture", description: "What the server's role and the read role may do, and what to revoke", mimeType: TEXT }, (uri) =>
     read(uri, async (ctx) => describePosture(await rolePosture(ctx.sql, ctx.config)).join("\n")),

@@ -15,6 +15,7 @@ import { runProgram, type RunOutcome } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
 import type { RequestContext } from "../context";
 import type { Config } from "../config";
+import { TOOL_GROUPS } from "./groups";
 
 const MAX_TIMEOUT_MS = 30_000;
 
@@ -31,9 +32,24 @@ pg.getTableStats(table) -> {seq_scan,idx_scan,live,dead,...} | null
 pg.transaction(async (tx) => tx.query(...)) commits on return
 Every tool is pg.<group>.<action>(args): pg_schema_list -> pg.schema.list({...}). await pg.help("index") returns matching TypeScript signatures; resource postgres://codemode/api has them all. Errors throw with .code (SQLSTATE). No fetch or imports.`;
 
+const programConfigs = new WeakMap<Config, Config>();
+/**
+ * The configuration a program's calls run under. TOOL_GROUPS says what is
+ * listed and what programs may call; a code-mode-only deployment
+ * (TOOL_GROUPS=codemode) lists one tool and lets its programs reach every
+ * group. Scopes and READ_ONLY apply either way.
+ */
+export function programConfig(config: Config): Config {
+  if (config.toolGroups.length !== 1 || config.toolGroups[0] !== "codemode") return config;
+  let hit = programConfigs.get(config);
+  if (!hit) programConfigs.set(config, (hit = { ...config, toolGroups: [...TOOL_GROUPS] }));
+  return hit;
+}
+
 /** The API entries and the group map for the tools this caller may use, built once per isolate and scope set. */
 const apis = new Map<string, { entries: ApiEntry[]; map: ApiMap }>();
-export function callerApi(config: Config, scopes: readonly string[]): { entries: ApiEntry[]; map: ApiMap } {
+export function callerApi(deployment: Config, scopes: readonly string[]): { entries: ApiEntry[]; map: ApiMap } {
+  const config = programConfig(deployment);
   const key = `${config.toolGroups.join(",")}|${config.readOnly}|${scopes.join(",")}`;
   let hit = apis.get(key);
   if (!hit) {
@@ -115,7 +131,7 @@ function runCode(args: z.infer<typeof CodeInput>, ctx: ToolContext) {
     outputLabel: "console",
     truncatedNote: "[console output truncated]",
     run: (rc, timeoutMs) =>
-      runProgram(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 }, ...api(rc) }),
+      runProgram({ ...rc, config: programConfig(rc.config) }, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { ticks: cfg.operationBudget, allocations: cfg.allocationBudget, logChars: 20_000 }, ...api(rc) }),
   });
 }
 

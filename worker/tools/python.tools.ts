@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { defineTool, type ToolAnnotations, type ToolContext } from "./registry";
-import { CodeOutput, callerApi, runSandboxed } from "./codemode.tools";
+import { CodeOutput, callerApi, programConfig, runSandboxed } from "./codemode.tools";
 
 const MAX_TIMEOUT_MS = 60_000;
 /** Pyodide's interrupt checks come every few hundred bytecodes: about 10^9 bytecodes. */
@@ -36,7 +36,7 @@ function handler(args: z.infer<typeof PythonInput>, ctx: ToolContext) {
     run: async (rc, timeoutMs) => {
       // Imported on use: the assets are Worker module imports, and the registry must stay importable from Node.
       const { runPython } = await import("../../sandbox/python/run");
-      return runPython(rc, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { checks: CHECK_BUDGET, timeMs: timeoutMs, heapBytes: HEAP_BYTES, fileBytes: FILE_BYTES, logChars: 20_000 }, api: callerApi(rc.config, rc.principal.scopes).entries });
+      return runPython({ ...rc, config: programConfig(rc.config) }, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { checks: CHECK_BUDGET, timeMs: timeoutMs, heapBytes: HEAP_BYTES, fileBytes: FILE_BYTES, logChars: 20_000 }, api: callerApi(rc.config, rc.principal.scopes).entries });
     },
   });
 }
