@@ -6,11 +6,10 @@
 import { z } from "zod";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
-import { defineTool, jsonSchema, type ToolAnnotations, type ToolContext, type ToolOutput } from "./registry";
+import { defineTool, jsonSchema, toolVisible, type Scope, type ToolAnnotations, type ToolContext, type ToolOutput } from "./registry";
 import type { SlotKind } from "../../durable-objects/limits";
 import { apiEntries, apiMap, type ApiEntry } from "../../sandbox/api";
 import type { ApiMap } from "../../sandbox/module";
-import { toolVisible } from "./registry";
 import { runProgram, type RunOutcome } from "../../sandbox/run";
 import { CompileError } from "../../sandbox/compile";
 import type { RequestContext } from "../context";
@@ -48,12 +47,12 @@ export function programConfig(config: Config): Config {
 
 /** The API entries and the group map for the tools this caller may use, built once per isolate and scope set. */
 const apis = new Map<string, { entries: ApiEntry[]; map: ApiMap }>();
-export function callerApi(deployment: Config, scopes: readonly string[]): { entries: ApiEntry[]; map: ApiMap } {
+export function callerApi(deployment: Config, scopes: readonly Scope[]): { entries: ApiEntry[]; map: ApiMap } {
   const config = programConfig(deployment);
   const key = `${config.toolGroups.join(",")}|${config.readOnly}|${scopes.join(",")}`;
   let hit = apis.get(key);
   if (!hit) {
-    const tools = ALL_TOOLS.filter((t) => toolVisible(t, config, scopes as never));
+    const tools = ALL_TOOLS.filter((t) => toolVisible(t, config, scopes));
     hit = { entries: apiEntries(tools.map((t) => ({ name: t.name, description: t.description, input: jsonSchema(t.input, "input") }))), map: apiMap(tools) };
     apis.set(key, hit);
   }
