@@ -135,3 +135,13 @@ describe("a small surface the model discovers", () => {
     });
   });
 });
+
+describe("few bytes for the model", () => {
+  it("an array of objects comes back as TSV text with the header once; structuredContent keeps the exact JSON", async () => {
+    const r = await call(client, "pg_execute_code", { code: `return [{ t: "a", n: 1, cols: ["x", "y"] }, { t: "b\\tc", n: null, cols: [] }]` });
+    expect(text(r).split("\n").slice(0, 3)).toEqual(["t\tn\tcols", 'a\t1\t["x","y"]', "b\\tc\t\\N\t[]"]);
+    expect((r.structuredContent as Out).result).toEqual([{ t: "a", n: 1, cols: ["x", "y"] }, { t: "b\tc", n: null, cols: [] }]);
+    const scalar = await call(client, "pg_execute_code", { code: `return { ok: true }` });
+    expect(text(scalar).split("\n")[0]).toBe('{"ok":true}');
+  });
+});

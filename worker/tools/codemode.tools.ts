@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
+import { renderRows } from "./catalog";
 import { defineTool, jsonSchema, toolVisible, type Scope, type ToolAnnotations, type ToolContext, type ToolOutput } from "./registry";
 import type { SlotKind } from "../../durable-objects/limits";
 import { apiEntries, apiMap, type ApiEntry } from "../../sandbox/api";
@@ -88,6 +89,19 @@ export interface SandboxKind {
   run(rc: RequestContext, timeoutMs: number): Promise<RunOutcome>;
 }
 
+/**
+ * A program's result as the text a model reads. The common shape, an array of
+ * objects, is TSV with the header once (as the query tools answer: \N is
+ * null, nested values are JSON), which spares repeating every key on every
+ * row; anything else is JSON. structuredContent.result keeps the exact JSON.
+ */
+export function renderResult(v: unknown): string {
+  if (Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
+    return renderRows(v as Record<string, unknown>[], [...new Set(v.flatMap((r) => Object.keys(r as object)))]);
+  }
+  return JSON.stringify(v ?? null);
+}
+
 /** One sandboxed run as a tool call: size check, concurrency slot, run, result or tool error. Shared by every code tool. */
 export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: number, kind: SandboxKind): Promise<ToolOutput<z.infer<typeof CodeOutput>>> {
   const cfg = ctx.config.code;
@@ -106,7 +120,7 @@ export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: nu
       throw new ToolError(out.status === "timeout" ? "program_timeout" : "program_error", `${e.name}: ${e.message} (${footer})${logText}`);
     }
     const structured = { result: out.value ?? null, logs, dbCalls: out.dbCalls, durationMs: out.durationMs, resultBytes: out.resultBytes, truncated: out.resultTruncated };
-    return { structured, text: `${JSON.stringify(out.value ?? null)}${logText}\n[${footer}]` };
+    return { structured, text: `${renderResult(out.value)}${logText}\n[${footer}]` };
   } catch (e) {
     if (e instanceof CompileError) throw new ToolError("compile_error", `${e.message}${e.line ? ` at line ${e.line}, column ${e.column}` : ""}`);
     throw e;
