@@ -10,20 +10,30 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { call, connectClient, rows, text } from "../support/mcp";
+import { startWorker, type RunningWorker } from "../../scripts/lib/worker";
 
+// A Worker of its own, with the default budgets: locally every isolate shares one workerd process
+// and thread (no per-isolate CPU or memory limit), so these attacks must not overlap with other
+// files' hostile programs on the shared Worker. The bystander below is this Worker's own client.
+let worker: RunningWorker;
 let attacker: Client;
 let bystander: Client;
 beforeAll(async () => {
-  attacker = await connectClient(inject("mcpUrl"));
-  bystander = await connectClient(inject("mcpUrl"));
-});
+  worker = await startWorker({ databaseUrl: inject("serverDatabaseUrl"), vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", PYTHON: "false" } });
+  attacker = await connectClient(worker.mcpUrl);
+  bystander = await connectClient(worker.mcpUrl);
+}, 120_000);
 afterAll(async () => {
   await attacker?.close();
   await bystander?.close();
+  await worker?.stop();
 });
 
-/** Generous: other suites share these 2 cores; a stalled server takes minutes, not seconds. */
-const PROMPT_MS = 5_000;
+/**
+ * Generous: other suites share these 2 cores, and locally a run holds the one thread until its budget
+ * stops it (seconds); a stalled server, the failure this guards against, takes minutes.
+ */
+const PROMPT_MS = 20_000;
 const TOOLS = ["pg_execute_code", "pg_code_run_javascript"] as const;
 
 /** Runs `code` as the attacker while the bystander runs `select 1`; returns the attacker's result and the bystander's latency. */
