@@ -15,7 +15,7 @@ import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
 import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
-import { recordAudit, shouldAudit } from "./audit";
+import { AuditWriteError, recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
@@ -119,19 +119,40 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
   const audited = shouldAudit(def, parsed.data);
   const txId = (parsed.data as { tx?: string }).tx;
   return withToolContext(rc, async (ctx) => {
+    let out: Awaited<ReturnType<typeof def.handler>>;
     try {
-      const out = await def.handler(parsed.data, ctx);
-      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
-      const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
-      return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
+      out = await def.handler(parsed.data, ctx);
     } catch (e) {
       const info = toErrorInfo(e);
-      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
       const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
+      let text = formatError(info, sql);
+      if (audited) {
+        try {
+          await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
+        } catch (a) {
+          text += `\n${auditFailureText(a as AuditWriteError, "failed")}`;
+        }
+      }
       // No structuredContent: clients validate it against the output schema even on errors.
-      return { content: [{ type: "text" as const, text: formatError(info, sql) }], isError: true as const };
+      return { content: [{ type: "text" as const, text }], isError: true as const };
     }
+    if (audited) {
+      try {
+        await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
+      } catch (a) {
+        // Every write is recorded before its result returns: an unrecorded success is not reported as one.
+        return { content: [{ type: "text" as const, text: auditFailureText(a as AuditWriteError, "ran") }], isError: true as const };
+      }
+    }
+    const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
+    return { content: [{ type: "text" as const, text }], structuredContent: out.structured as Record<string, unknown> };
   }, txId);
+}
+
+/** The error a caller sees when its call was not recorded: what happened to the action, and that the log has a gap. */
+function auditFailureText(e: AuditWriteError, action: "ran" | "failed"): string {
+  const what = action === "ran" ? "The action ran (a write may have been committed) but" : "The action failed and";
+  return `ERROR ${e.code}: ${e.message}\nDETAIL: ${what} it is not in the audit log.\nHINT: the deployment's AUDIT_LOG Durable Object is unavailable; check its binding and the Worker's logs before retrying.`;
 }
 
 /** Runs `fn` with a tool context whose connection (opened on first use) is closed afterwards. Tools, resources and prompts share it. */
