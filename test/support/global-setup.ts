@@ -42,6 +42,8 @@ declare module "vitest" {
     limitsMcpUrl: string;
     /** Open, with a short transaction deadline (TX_MAX_AGE_MS). */
     leaseMcpUrl: string;
+    /** OAuth like oauthMcpUrl, with access tokens that live 60 s, the shortest OAUTH_ACCESS_TOKEN_TTL_S. */
+    shortOAuthMcpUrl: string;
   }
 }
 
@@ -109,6 +111,7 @@ export default async function setup(project: TestProject) {
     project.provide("oauthPassword", OAUTH_PASSWORD);
     project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
 
+    const shortOAuthPort = await freePort();
     const more = await Promise.allSettled([
       startWorker({ databaseUrl, vars: open }),
       startWorker({ databaseUrl, vars: open, durableObjectClasses: { AUDIT_LOG: "Limits" } }),
@@ -126,15 +129,17 @@ export default async function setup(project: TestProject) {
         },
       }),
       startWorker({ databaseUrl, vars: { ...open, TX_MAX_AGE_MS: "3000" } }),
+      startWorker({ databaseUrl, port: shortOAuthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${shortOAuthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, OAUTH_ACCESS_TOKEN_TTL_S: "60", RATE_LIMIT_PER_MINUTE: "0" } }),
     ]);
     for (const w of more) if (w.status === "fulfilled") started.push(w.value);
     const failedMore = more.find((w) => w.status === "rejected");
     if (failedMore) throw (failedMore as PromiseRejectedResult).reason;
-    const [fuzz, auditless, limits, lease] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [fuzz, auditless, limits, lease, shortOAuth] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("fuzzMcpUrl", fuzz!.mcpUrl);
     project.provide("auditlessMcpUrl", auditless!.mcpUrl);
     project.provide("limitsMcpUrl", limits!.mcpUrl);
     project.provide("leaseMcpUrl", lease!.mcpUrl);
+    project.provide("shortOAuthMcpUrl", shortOAuth!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;
