@@ -48,6 +48,13 @@ const refilled = (perMinute: number, ms: number) => Math.ceil((ms * perMinute) /
 /** Backends running a statement that contains `marker`. */
 const running = async (marker: string) => (await db.query("select count(*)::int as n from pg_stat_activity where query like $1 and pid <> pg_backend_pid()", [`%${marker}%`])).rows[0].n as number;
 
+/**
+ * Ends the statements holding a slot (they sleep far longer than any check
+ * takes), so what the test sees while they hold it does not depend on how
+ * fast the machine is.
+ */
+const release = (marker: string) => db.query("select pg_cancel_backend(pid) from pg_stat_activity where query like $1 and pid <> pg_backend_pid()", [`%${marker}%`]);
+
 describe("token buckets", () => {
   it("the expensive bucket answers 429 with Retry-After once spent, while cheap calls still pass", async () => {
     const { passed, refused, elapsedMs } = await spend((i) => post(keys().expensive, "pg_query_explain", { sql: "select 1" }, i), 50);
@@ -85,9 +92,10 @@ describe("token buckets", () => {
 describe("concurrency caps", () => {
   it("MAX_CONCURRENT_REQUESTS: a request beyond 3 in flight gets 429 (concurrency), and passes once they finish", async () => {
     const marker = uniqueName("inflight");
-    const slow = [0, 1, 2].map((i) => post(keys().read, "pg_query_read", { sql: `select pg_sleep(2) /* ${marker} */` }, i));
+    const slow = [0, 1, 2].map((i) => post(keys().read, "pg_query_read", { sql: `select pg_sleep(25) /* ${marker} */` }, i));
     await waitFor(async () => (await running(marker)) === 3, { what: "three slow statements running" });
     const busy = await post(keys().read, "pg_query_read", { sql: "select 1" });
+    await release(marker);
     expect(busy.status).toBe(429);
     expect(busy.json.error.message).toMatch(/^server busy: 3 requests already in flight for this deployment; retry after 1s$/);
     expect(busy.json.error.data).toMatchObject({ reason: "concurrency", limit: 3, remaining: 0 });
@@ -104,12 +112,13 @@ describe("concurrency caps", () => {
   it("MAX_CONCURRENT_CODE_RUNS: a second program while one runs is refused with too_many_programs", async () => {
     const marker = uniqueName("coderun");
     const client = await connectClient(url(), { headers: bearer(keys().codeCap) });
-    const first = call(client, "pg_execute_code", { code: `await pg.query("select pg_sleep(2) /* ${marker} */"); return "first"` });
+    const first = call(client, "pg_execute_code", { code: `await pg.query("select pg_sleep(25) /* ${marker} */"); return "first"` });
     await waitFor(async () => (await running(marker)) === 1, { what: "the first program's statement running" });
     const second = await call(client, "pg_execute_code", { code: "return 2" });
+    await release(marker);
     expect(second.isError).toBe(true);
     expect(rawText(second)).toMatch(/^ERROR too_many_programs: 1 programs of this kind are already running on this server \(MAX_CONCURRENT_CODE_RUNS=1\)/);
-    expect((await first).structuredContent).toMatchObject({ result: "first" });
+    expect(rawText(await first)).toMatch(/57014|canceling statement/);
     // The slot is freed when the run ends.
     expect((await ok<{ result: unknown }>(client, "pg_execute_code", { code: "return 3" })).result).toBe(3);
     await client.close();
@@ -118,13 +127,13 @@ describe("concurrency caps", () => {
   it("MAX_CONCURRENT_PYTHON_RUNS: a second Python run while one runs is refused with too_many_programs", { timeout: 120_000 }, async () => {
     const marker = uniqueName("pyrun");
     const client = await connectClient(url(), { headers: bearer(keys().pythonCap) });
-    const first = call(client, "pg_code_run_python", { code: `await pg.query("select pg_sleep(2) /* ${marker} */")\n"first"`, timeout: 60_000 });
+    const first = call(client, "pg_code_run_python", { code: `await pg.query("select pg_sleep(25) /* ${marker} */")\n"first"`, timeout: 60_000 });
     await waitFor(async () => (await running(marker)) === 1, { what: "the first Python run's statement running", timeoutMs: 90_000 });
     const second = await call(client, "pg_code_run_python", { code: "2" });
+    await release(marker);
     expect(second.isError).toBe(true);
     expect(rawText(second)).toMatch(/^ERROR too_many_programs: 1 programs of this kind are already running on this server \(MAX_CONCURRENT_PYTHON_RUNS=1\)/);
-    const done = await first;
-    expect(done.isError, rawText(done)).toBeFalsy();
+    await first;
     await client.close();
   });
 });
