@@ -71,6 +71,8 @@ const ConfigSchema = z.object({
   PUBLIC_URL: z.string().optional(),
   /** Secret: the password the OAuth consent page asks for. OAuth is on when this and PUBLIC_URL are set. */
   OAUTH_ADMIN_PASSWORD: z.string().optional(),
+  /** How long an OAuth access token lives; clients renew it with their refresh token. At least 60 s (KV's shortest expiry). */
+  OAUTH_ACCESS_TOKEN_TTL_S: intVar("OAUTH_ACCESS_TOKEN_TTL_S", 3600, 60, 86_400),
   /** The whole server read-only: write tools hidden, every statement READ ONLY. */
   READ_ONLY: bool.default("false"),
   /** Extra Host names (comma-separated) accepted on /mcp; localhost and *.workers.dev are built in. */
@@ -129,8 +131,8 @@ export interface Config {
     mode: "required" | "none";
     allowUnauthenticatedRemote: boolean;
     apiKeys: ApiKeyRecord[];
-    /** Set when OAuth is enabled (PUBLIC_URL and OAUTH_ADMIN_PASSWORD both set). */
-    oauth?: { publicUrl: string; adminPassword: string };
+    /** Set when OAuth is enabled (PUBLIC_URL and OAUTH_ADMIN_PASSWORD both set). accessTokenTtlS @default 3600 */
+    oauth?: { publicUrl: string; adminPassword: string; accessTokenTtlS: number };
   };
   /** @default false */
   readOnly: boolean;
@@ -223,7 +225,7 @@ export function getConfig(env: Env): Config {
       mode: v.AUTH_MODE,
       allowUnauthenticatedRemote: v.ALLOW_UNAUTHENTICATED_REMOTE === "true",
       apiKeys: parseApiKeys(v.API_KEYS),
-      oauth: v.PUBLIC_URL && v.OAUTH_ADMIN_PASSWORD ? { publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""), adminPassword: v.OAUTH_ADMIN_PASSWORD } : undefined,
+      oauth: v.PUBLIC_URL && v.OAUTH_ADMIN_PASSWORD ? { publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""), adminPassword: v.OAUTH_ADMIN_PASSWORD, accessTokenTtlS: v.OAUTH_ACCESS_TOKEN_TTL_S } : undefined,
     },
     readOnly: v.READ_ONLY === "true",
     allowedHosts: list(v.ALLOWED_HOSTS),

@@ -40,6 +40,12 @@ export interface StartWorkerOptions {
   verbose?: boolean;
   /** @default 60000 */
   startTimeoutMs?: number;
+  /**
+   * Miniflare only: bind a Durable Object binding to another class than
+   * wrangler.toml says, as a miswired deployment would (e.g. AUDIT_LOG to a
+   * class without the audit methods, to see how the Worker fails).
+   */
+  durableObjectClasses?: Record<string, string>;
 }
 
 export function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -72,6 +78,7 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
     modulesRoot: dir,
     scriptPath: join(dir, "index.js"),
     bindings: { ...(workerOptions.bindings ?? {}), ...(opts.vars ?? {}) },
+    durableObjects: rebind(workerOptions.durableObjects as Record<string, { className: string }> | undefined, opts.durableObjectClasses),
     hyperdrives: { HYPERDRIVE: opts.databaseUrl },
     host: "127.0.0.1",
     port: opts.port ?? 0,
@@ -81,7 +88,17 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
   return { url, mcpUrl: `${url}/mcp`, stop: () => mf.dispose() };
 }
 
+function rebind(bindings: Record<string, { className: string }> | undefined, classes: Record<string, string> = {}) {
+  const out = { ...(bindings ?? {}) };
+  for (const [name, className] of Object.entries(classes)) {
+    if (!out[name]) throw new Error(`no Durable Object binding ${name} in wrangler.toml`);
+    out[name] = { ...out[name], className };
+  }
+  return out;
+}
+
 async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker> {
+  if (opts.durableObjectClasses) throw new Error("durableObjectClasses needs the miniflare mode");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistDir = mkdtempSync(join(tmpdir(), "pg-mcp-wrangler-"));

@@ -105,11 +105,16 @@ describe("settings", () => {
   });
 
   it("sets a setting for the call's own connection only", async () => {
+    // What a fresh connection has: the value nothing set in a session (reset_val).
+    const fresh = (await db.query("select reset_val from pg_settings where name = 'work_mem'")).rows[0].reset_val as string;
+    expect(["65536", "32768"]).not.toContain(fresh);
     const r = await ok<{ name: string; value: string }>(client, "pg_admin_set", { name: "work_mem", value: "64MB" });
     expect(r).toEqual({ name: "work_mem", value: "64MB" });
     expect(text(await call(client, "pg_admin_set", { name: "work_mem", value: "32MB" }))).toContain("this call's connection only");
-    const after = await ok<{ rows: { setting: string }[] }>(client, "pg_admin_settings", { name: "work_mem" });
-    expect(after.rows[0]!.setting).not.toBe("65536");
+    // The next call's connection has exactly the fresh value: neither set value leaked.
+    const after = await ok<{ rows: { setting: string; source: string }[] }>(client, "pg_admin_settings", { name: "work_mem" });
+    expect(after.rows[0]).toMatchObject({ setting: fresh });
+    expect(after.rows[0]!.source).not.toBe("session");
   });
 
   it("reports a bad value and an unknown name as tool errors", async () => {

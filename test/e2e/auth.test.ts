@@ -137,15 +137,20 @@ describe("audit log", () => {
 
 describe("rate limits", () => {
   it("answers 429 with Retry-After once a key's budget is spent, and other keys are unaffected", async () => {
-    const statuses: number[] = [];
+    let passed = 0;
     let limited: Awaited<ReturnType<typeof raw>> | undefined;
-    for (let i = 0; i < 40; i++) {
+    const started = Date.now();
+    for (let i = 0; i < 200 && !limited; i++) {
       const r = await raw(authUrl(), { headers: { ...MCP_HEADERS, ...bearer(keys().burstA) }, body: toolCall("pg_query_read", { sql: "select 1" }, i) });
-      statuses.push(r.status);
-      if (r.status === 429 && !limited) limited = r;
+      if (r.status === 429) limited = r;
+      else {
+        expect(r.status).toBe(200);
+        passed++;
+      }
     }
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(25);
-    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(31);
+    // The bucket starts full (30) and refills half a token a second while we call: bounds from the time it really took.
+    expect(passed).toBeGreaterThanOrEqual(30);
+    expect(passed).toBeLessThanOrEqual(30 + Math.ceil((Date.now() - started) / 2000));
     expect(limited).toBeDefined();
     expect(Number(limited!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(limited!.headers["ratelimit-remaining"]).toBe("0");

@@ -110,7 +110,7 @@ describe("fuzzing /mcp", () => {
   let url: string;
   let tools: ToolInfo[];
   beforeAll(async () => {
-    url = inject("mcpUrl");
+    url = inject("fuzzMcpUrl");
     const client = await connectClient(url);
     tools = (await client.listTools()).tools as ToolInfo[];
     await client.close();

@@ -4,6 +4,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
 import { observer, uniqueName, useClientAndObserver } from "../support/db";
+import { waitFor } from "../support/wait";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -21,15 +22,8 @@ async function session(app: string): Promise<{ c: pg.Client; pid: number }> {
   return { c, pid };
 }
 
-/** Polls `probe` until it returns a value (at most `tries` times, 100 ms apart). */
-async function until<T>(probe: () => Promise<T | undefined>, tries = 50): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("condition not reached");
-}
+/** Polls `probe` until it returns a value, for at most 10 s. */
+const until = <T>(probe: () => Promise<T | undefined>): Promise<T> => waitFor(probe, { timeoutMs: 10_000, intervalMs: 100 });
 
 interface Check {
   check: string;
@@ -193,13 +187,16 @@ describe("pg_monitor_locks and pg_monitor_size under a held lock", () => {
 
 describe("pg_monitor_top_queries", () => {
   it("names the extension and how to install it when pg_stat_statements is missing, then ranks statements once it exists", async () => {
-    await db.query("drop extension if exists pg_stat_statements");
-    const missing = await call(client, "pg_monitor_top_queries");
-    expect(missing.isError).toBe(true);
-    expect(text(missing)).toMatch(/ERROR extension_missing: the pg_stat_statements extension is not installed/);
-    expect(text(missing)).toContain("CREATE EXTENSION pg_stat_statements");
-
-    await db.query("create extension if not exists pg_stat_statements");
+    // The extension is shared by the whole database: put it back however this ends.
+    try {
+      await db.query("drop extension if exists pg_stat_statements");
+      const missing = await call(client, "pg_monitor_top_queries");
+      expect(missing.isError).toBe(true);
+      expect(text(missing)).toMatch(/^ERROR extension_missing: the pg_stat_statements extension is not installed/);
+      expect(text(missing)).toContain("CREATE EXTENSION pg_stat_statements");
+    } finally {
+      await db.query("create extension if not exists pg_stat_statements");
+    }
     // pg_stat_statements merges statements that differ only in constants or aliases: a table of our own makes this one unique.
     const marker = uniqueName("pss");
     await db.query(`create table ${marker} (id int)`);

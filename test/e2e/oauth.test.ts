@@ -8,84 +8,70 @@
 import { describe, expect, inject, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { call, rows, text } from "../support/mcp";
 import { raw } from "../support/http";
+import { REDIRECT, TestOAuthClient, authorize, callWith, codeFor, consent, token } from "../support/oauth";
 
-const REDIRECT = "http://127.0.0.1:1/callback"; // never opened: the test reads the code from the Location header
+describe("OAuth 2.1 token endpoint", () => {
+  it("PKCE: a code is exchanged only with the verifier its challenge was made from", async () => {
+    const { provider, code } = await codeFor(["read"]);
+    const base = { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: provider.client!.client_id };
+    const wrong = await token({ ...base, code_verifier: "x".repeat(64) });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error).toBe("invalid_grant");
+    const missing = await token(base);
+    expect(missing.status).toBe(400);
+    expect(missing.json.access_token).toBeUndefined();
+  });
 
-/** An in-memory OAuth client, as a desktop MCP client would keep it. */
-class TestOAuthClient implements OAuthClientProvider {
-  client?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier = "";
-  authorizationUrl?: URL;
-  constructor(private scope: string) {}
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: "pg-mcp test client", redirect_uris: [REDIRECT], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none", scope: this.scope };
-  }
-  clientInformation() {
-    return this.client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.client = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
+  it("the right verifier gets a token that works, with the announced lifetime", async () => {
+    const { provider, code } = await codeFor(["read"]);
+    const r = await token({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: provider.client!.client_id, code_verifier: provider.verifier });
+    expect(r.status, r.body).toBe(200);
+    expect(r.json).toMatchObject({ token_type: "bearer", expires_in: 3600, scope: "read" });
+    const used = await callWith(r.json.access_token);
+    expect(used.status).toBe(200);
+    expect(text(used.json.result)).toBe("?column?:int4\n5");
+    // A code is single-use.
+    const again = await token({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: provider.client!.client_id, code_verifier: provider.verifier });
+    expect(again.status).toBe(400);
+  });
 
-/** Plays the person at the consent page: opens it, enters the password, ticks scopes, submits. Returns the redirect. */
-async function consent(authorizationUrl: URL, form: { password: string; scopes: string[]; decision?: "approve" | "deny" }): Promise<{ status: number; location?: string; body: string }> {
-  const page = await raw(authorizationUrl.href, { method: "GET" });
-  expect(page.status).toBe(200);
-  expect(page.body).toContain("pg-mcp test client");
-  const handle = /name="handle" value="([^"]+)"/.exec(page.body)?.[1];
-  expect(handle).toBeTruthy();
-  // The consent handle is bound to the browser by a cookie; carry it like a browser would.
-  const setCookie = page.headers["set-cookie"];
-  const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ""]).map((c) => c.split(";")[0]).join("; ");
-  const body = new URLSearchParams({ handle: handle!, password: form.password, decision: form.decision ?? "approve" });
-  for (const s of form.scopes) body.append("scope", s);
-  const r = await raw(authorizationUrl.href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie }, body: body.toString() });
-  return { status: r.status, location: r.headers.location as string | undefined, body: r.body };
-}
+  it("the consent page narrows scopes: asked for read write admin, granted only what was ticked", async () => {
+    const { client, provider } = await authorize(["read"], "read write admin");
+    expect(provider.saved?.scope).toBe("read");
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain("pg_query_read");
+    expect(names).not.toContain("pg_query_write");
+    expect(names).not.toContain("pg_audit_log");
+    await client.close();
+  });
 
-async function authorize(scopes: string[], requested = scopes.join(" ")) {
-  const mcpUrl = new URL(inject("oauthMcpUrl"));
-  const provider = new TestOAuthClient(requested);
-  const first = new Client({ name: "oauth-test", version: "1" });
-  await expect(first.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
-  expect(provider.client?.client_id).toBeTruthy(); // dynamic client registration happened
-  expect(provider.authorizationUrl?.searchParams.get("code_challenge_method")).toBe("S256");
-  const result = await consent(provider.authorizationUrl!, { password: inject("oauthPassword"), scopes });
-  expect(result.status).toBe(302);
-  const code = new URL(result.location!).searchParams.get("code");
-  expect(code).toBeTruthy();
-  const transport = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider });
-  await transport.finishAuth(code!);
-  expect(provider.saved?.access_token).toBeTruthy();
-  const client = new Client({ name: "oauth-test", version: "1" });
-  await client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }));
-  return { client, provider };
-}
+  it("a refresh token gets a new working access token with the same scopes; a made-up one gets nothing", async () => {
+    const { client, provider } = await authorize(["read", "write"]);
+    await client.close();
+    const refresh = provider.saved!.refresh_token!;
+    expect(refresh).toBeTruthy();
+    const r = await token({ grant_type: "refresh_token", refresh_token: refresh, client_id: provider.client!.client_id });
+    expect(r.status, r.body).toBe(200);
+    expect(r.json.access_token).not.toBe(provider.saved!.access_token);
+    expect(r.json.scope).toBe("read write");
+    expect((await callWith(r.json.access_token)).status).toBe(200);
+    const forged = await token({ grant_type: "refresh_token", refresh_token: `${refresh.split(":").slice(0, -1).join(":")}:forged`, client_id: provider.client!.client_id });
+    expect(forged.status).toBe(400);
+    expect(forged.json.error).toBe("invalid_grant");
+  });
+
+  it("a made-up or altered access token is refused with 401", async () => {
+    const { client, provider } = await authorize(["read"]);
+    await client.close();
+    const real = provider.saved!.access_token;
+    expect((await callWith(real)).status).toBe(200);
+    expect((await callWith(`${real.slice(0, -2)}xx`)).status).toBe(401);
+  });
+});
 
 describe("OAuth 2.1", () => {
   it("publishes authorization server metadata with PKCE and registration", async () => {

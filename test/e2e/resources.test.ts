@@ -26,11 +26,13 @@ afterAll(async () => {
   await db?.end();
 });
 
-/** Resource text inside the injection guard's data boundaries, when the deployment adds them. */
-const GUARD = /^<data ([0-9a-f]+)> [^\n]*\n([\s\S]*)\n<\/data \1>$/;
+/** Resource text inside the injection guard's data boundaries (INJECTION_GUARD is on here: they must be there). */
+const GUARD = /^<data ([0-9a-f]{12})> [^\n]*\n([\s\S]*)\n<\/data \1>$/;
 const textOf = (r: { contents: unknown[] }) => {
   const t = (r.contents[0] as { text: string }).text;
-  return GUARD.exec(t)?.[2] ?? t;
+  const m = GUARD.exec(t);
+  if (!m) throw new Error(`resource text without data boundaries:\n${t.slice(0, 200)}`);
+  return m[2]!;
 };
 
 describe("resources", () => {
@@ -109,8 +111,8 @@ describe("prompts", () => {
     const t = promptText(r);
     expect(t).toContain("Plan (EXPLAIN, not executed):");
     expect(t).toMatch(/(Hash|Merge|Nested Loop).*Join/);
-    expect(t).toMatch(/Table:\n(<data [0-9a-f]+>[^\n]*\n)?table public\.orders/);
-    expect(t).toMatch(/Table:\n(<data [0-9a-f]+>[^\n]*\n)?table public\.customers/);
+    expect(t).toMatch(/Table:\n<data [0-9a-f]{12}>[^\n]*\ntable public\.orders/);
+    expect(t).toMatch(/Table:\n<data [0-9a-f]{12}>[^\n]*\ntable public\.customers/);
   });
 
   it("explain_query on a broken query still gives the error as evidence", async () => {
@@ -122,13 +124,13 @@ describe("prompts", () => {
     const t = promptText(await client.getPrompt({ name: "review_indexes", arguments: { table: "orders" } }));
     expect(t).toContain("Review the indexes of public.orders");
     expect(t).toContain("orders_customer_id_idx");
-    expect(t).toMatch(/Index usage:\n(<data [0-9a-f]+>[^\n]*\n)?schema\ttable\tindex\tscans/);
+    expect(t).toMatch(/Index usage:\n<data [0-9a-f]{12}>[^\n]*\nschema\ttable\tindex\tscans/);
     await expect(client.getPrompt({ name: "review_indexes", arguments: { table: "no_such_table" } })).rejects.toBeInstanceOf(McpError);
   });
 
   it("diagnose_health brings the health report, locks and top queries", async () => {
     const t = promptText(await client.getPrompt({ name: "diagnose_health", arguments: {} }));
-    expect(t).toMatch(/Health:\n(<data [0-9a-f]+>[^\n]*\n)?overall: /);
+    expect(t).toMatch(/Health:\n<data [0-9a-f]{12}>[^\n]*\noverall: /);
     expect(t).toContain("Lock waits:");
     expect(t).toContain("Top queries (pg_stat_statements):");
   });

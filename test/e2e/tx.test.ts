@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
-import { observer, uniqueName, useClientAndObserver } from "../support/db";
+import { uniqueName, useClientAndObserver } from "../support/db";
+import { waitFor } from "../support/wait";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -107,7 +108,7 @@ describe("transactions across calls", () => {
     await ok(client, "pg_query_read", { tx: b, sql: `select v from ${t} where id = 1` });
     await ok(client, "pg_query_write", { tx: a, sql: `update ${t} set v = 'a' where id = 1` });
     const pending = call(client, "pg_query_write", { tx: b, sql: `update ${t} set v = 'b' where id = 1` }); // waits for a's row lock
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await db.query("select wait_event_type from pg_stat_activity where application_name = $1", [`pg-mcp tx ${b}`])).rows[0]?.wait_event_type === "Lock", { what: "b waiting for a's row lock" });
     await ok(client, "pg_tx_commit", { tx: a });
     const rb = await pending;
     expect(rb.isError).toBe(true);
@@ -122,8 +123,8 @@ describe("transactions across calls", () => {
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
     const app = `pg-mcp tx ${tx}`;
     expect((await db.query("select state from pg_stat_activity where application_name = $1", [app])).rows).toEqual([{ state: "idle in transaction" }]);
-    await new Promise((r) => setTimeout(r, 2500));
-    expect((await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [app])).rows[0].n).toBe(0);
+    // The alarm rolls it back: wait (bounded) for its backend to go, rather than sleeping a guess.
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [app])).rows[0].n === 0, { what: "the idle transaction's backend to go" });
     const r = await call(client, "pg_query_read", { tx, sql: "select 1" });
     expect(text(r)).toMatch(new RegExp(`transaction ${tx} was rolled back: it was idle for more than 1 s`));
     expect(await count(t)).toBe(0);
@@ -134,7 +135,7 @@ describe("transactions across calls", () => {
     const tx = await begin(client);
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
     await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`]);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`])).rows[0].n === 0, { what: "the terminated backend to go" });
     const r = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2, 'b')` });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(new RegExp(`transaction ${tx} was rolled back: the database connection was lost`));
@@ -151,8 +152,46 @@ describe("transactions across calls", () => {
   it("a statement that cannot run in a transaction block is refused clearly", async () => {
     const tx = await begin(client);
     const r = await call(client, "pg_query_write", { tx, sql: "vacuum" });
-    expect(text(r)).toMatch(/cannot run inside a transaction block|VACUUM cannot run inside a transaction block/);
+    expect(text(r)).toMatch(/^ERROR not_in_transaction: this statement cannot run inside a transaction block: vacuum\nHINT: run it without tx/);
     await call(client, "pg_tx_rollback", { tx });
+  });
+});
+
+describe("lease deadlines", () => {
+  it("TX_MAX_AGE_MS: a busy transaction is rolled back at its deadline all the same", async () => {
+    const lease = await connectClient(inject("leaseMcpUrl")); // TX_MAX_AGE_MS=3000, idle timeout 30 s
+    const t = await table();
+    const begun = await ok<{ tx: string; expiresAt: string; idleTimeoutMs: number }>(lease, "pg_tx_begin", {});
+    const { tx } = begun;
+    expect(begun.idleTimeoutMs).toBe(30_000);
+    expect(Date.parse(begun.expiresAt) - Date.now()).toBeLessThanOrEqual(3000);
+    // Never idle: a call every 200 ms until one is refused.
+    let i = 0;
+    const refused = await waitFor(
+      async () => {
+        const r = await call(lease, "pg_query_write", { tx, sql: `insert into ${t} values (${++i}, 'busy')` });
+        return r.isError ? text(r) : undefined;
+      },
+      { intervalMs: 200, timeoutMs: 20_000, what: "the deadline to end the transaction" },
+    );
+    expect(refused).toMatch(new RegExp(`^ERROR tx_closed: transaction ${tx} was rolled back: it reached its deadline \\(\\d+ s old\\)`));
+    expect(i).toBeGreaterThan(1);
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`])).rows[0].n === 0, { what: "its backend to go" });
+    expect(await count(t)).toBe(0);
+    await lease.close();
+  });
+
+  it("a caller cannot ask for a longer idle timeout than the server's", async () => {
+    const r = await call(client, "pg_tx_begin", { idleTimeoutMs: 30_001 });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^ERROR invalid_lease: idleTimeoutMs is at most 30000 on this server/);
+  });
+
+  it("arms PostgreSQL's idle_in_transaction_session_timeout as a backstop, a little past the lease's idle timeout", async () => {
+    const tx = await begin(client, { idleTimeoutMs: 1000 });
+    const r = await ok<{ rows: unknown[][] }>(client, "pg_query_read", { tx, sql: "select current_setting('idle_in_transaction_session_timeout')" });
+    expect(r.rows).toEqual([["6s"]]);
+    await ok(client, "pg_tx_rollback", { tx });
   });
 });
 

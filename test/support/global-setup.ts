@@ -31,7 +31,7 @@ declare module "vitest" {
     vectorMcpUrl: string;
     /** AUTH_MODE=required with API keys (tokens in `apiKeys`), small rate limits, audit on. */
     authMcpUrl: string;
-    apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB", string>;
+    apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB" | "expensive" | "code" | "codeCap" | "pythonCap", string>;
     /** OAuth enabled: PUBLIC_URL is this Worker's origin; the consent password is `oauthPassword`. */
     oauthMcpUrl: string;
     oauthPassword: string;
@@ -41,6 +41,16 @@ declare module "vitest" {
     noReadRoleMcpUrl: string;
     /** Connected as the superuser, with API keys: refuses tool calls (the posture check). */
     privilegedMcpUrl: string;
+    /** Open like mcpUrl, for the fuzz test alone: its random writes fill this Worker's audit log, nobody else's. */
+    fuzzMcpUrl: string;
+    /** Open, with AUDIT_LOG bound to a class that is not the audit log: every audit write fails. */
+    auditlessMcpUrl: string;
+    /** API keys, tiny expensive/code buckets, MAX_CONCURRENT_REQUESTS=3, one code run and one Python run at a time. */
+    limitsMcpUrl: string;
+    /** Open, with a short transaction deadline (TX_MAX_AGE_MS). */
+    leaseMcpUrl: string;
+    /** OAuth like oauthMcpUrl, with access tokens that live 60 s, the shortest OAUTH_ACCESS_TOKEN_TTL_S. */
+    shortOAuthMcpUrl: string;
   }
 }
 
@@ -48,7 +58,7 @@ const OAUTH_PASSWORD = "correct horse battery staple";
 
 /** Test API keys: the tokens for the tests, and the API_KEYS secret (hashes only) for the Workers. */
 function makeKeys() {
-  const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"] } as const;
+  const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"], expensive: ["admin"], code: ["admin"], codeCap: ["admin"], pythonCap: ["admin"] } as const;
   const tokens = {} as Record<keyof typeof scopes, string>;
   const records = [];
   for (const [name, s] of Object.entries(scopes) as [keyof typeof scopes, readonly string[]][]) {
@@ -117,6 +127,36 @@ export default async function setup(project: TestProject) {
     project.provide("oauthMcpUrl", oauth!.mcpUrl);
     project.provide("oauthPassword", OAUTH_PASSWORD);
     project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
+
+    const shortOAuthPort = await freePort();
+    const more = await Promise.allSettled([
+      startWorker({ databaseUrl: serverUrl, vars: open }),
+      startWorker({ databaseUrl: serverUrl, vars: open, durableObjectClasses: { AUDIT_LOG: "Limits" } }),
+      startWorker({
+        databaseUrl: serverUrl,
+        vars: {
+          API_KEYS: keys.secret,
+          RATE_LIMIT_PER_MINUTE: "1000",
+          RATE_LIMIT_EXPENSIVE_PER_MINUTE: "3",
+          RATE_LIMIT_CODE_PER_MINUTE: "3",
+          MAX_CONCURRENT_REQUESTS: "3",
+          MAX_CONCURRENT_CODE_RUNS: "1",
+          MAX_CONCURRENT_PYTHON_RUNS: "1",
+          MAX_CODE_BYTES: "1000",
+        },
+      }),
+      startWorker({ databaseUrl: serverUrl, vars: { ...open, TX_MAX_AGE_MS: "3000" } }),
+      startWorker({ databaseUrl: serverUrl, port: shortOAuthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${shortOAuthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, OAUTH_ACCESS_TOKEN_TTL_S: "60", RATE_LIMIT_PER_MINUTE: "0" } }),
+    ]);
+    for (const w of more) if (w.status === "fulfilled") started.push(w.value);
+    const failedMore = more.find((w) => w.status === "rejected");
+    if (failedMore) throw (failedMore as PromiseRejectedResult).reason;
+    const [fuzz, auditless, limits, lease, shortOAuth] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    project.provide("fuzzMcpUrl", fuzz!.mcpUrl);
+    project.provide("auditlessMcpUrl", auditless!.mcpUrl);
+    project.provide("limitsMcpUrl", limits!.mcpUrl);
+    project.provide("leaseMcpUrl", lease!.mcpUrl);
+    project.provide("shortOAuthMcpUrl", shortOAuth!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;

@@ -26,7 +26,8 @@ export function parseBody(body: string): any {
 /** POST (or another method) with full control of headers; bounded by a timeout. */
 export function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs?: number } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: opts.method ?? "POST", headers: opts.headers, timeout: opts.timeoutMs ?? 15_000 }, (res) => {
+    // A fresh connection each time (agent: false): reusing a kept-alive socket the Worker already closed fails as "socket hang up".
+    const req = httpRequest(url, { method: opts.method ?? "POST", headers: opts.headers, timeout: opts.timeoutMs ?? 15_000, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {

@@ -19,7 +19,7 @@ const providers = new WeakMap<Config, OAuthProvider<Env>>();
 export function oauthProvider(config: Config, app: Handler): OAuthProvider<Env> {
   let provider = providers.get(config);
   if (provider) return provider;
-  const { publicUrl } = config.auth.oauth!;
+  const { publicUrl, accessTokenTtlS } = config.auth.oauth!;
   const resource = `${publicUrl}/mcp`;
   provider = new OAuthProvider<Env>({
     apiRoute: "/mcp",
@@ -31,7 +31,7 @@ export function oauthProvider(config: Config, app: Handler): OAuthProvider<Env> 
     scopesSupported: [...SCOPES],
     requiredScopes: ["read"],
     resourceMetadata: { resource, authorization_servers: [publicUrl], bearer_methods_supported: ["header"], resource_name: "PostgreSQL MCP server" },
-    accessTokenTTL: 3600,
+    accessTokenTTL: accessTokenTtlS,
     resolveExternalToken: async ({ token }) => {
       const key = await verifyApiKey(token, config.auth.apiKeys);
       if (!key) return null;

@@ -1,12 +1,22 @@
 /**
  * Writes audit entries for tool calls to the AuditLog Durable Object. The
  * write is awaited before the result returns, so an action the caller saw
- * succeed is always in the log.
+ * succeed is always in the log; when the write fails, the call fails
+ * (AuditWriteError) instead of returning an unrecorded success.
  */
 import type { ToolDefinition } from "../tools/registry";
 import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
 import type { AuditEntry } from "../../durable-objects/audit-log";
+
+/** The audit entry could not be written: the call must not report success. */
+export class AuditWriteError extends Error {
+  override readonly name = "AuditWriteError";
+  readonly code = "audit_failed";
+  constructor(readonly tool: string, cause: unknown) {
+    super(`the audit entry for ${tool} could not be written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+}
 
 export function shouldAudit(def: ToolDefinition, args: unknown): boolean {
   if (typeof def.audit === "function") return def.audit(args as never);
@@ -56,7 +66,7 @@ export async function recordAudit(
   try {
     await auditStub(rc.env).record(entry);
   } catch (e) {
-    // The action already happened; never turn it into a failure, but make the gap loud.
     console.error("AUDIT WRITE FAILED", entry.tool, entry.principal, e);
+    throw new AuditWriteError(entry.tool, e);
   }
 }

@@ -16,7 +16,7 @@ import { ALL_TOOLS } from "../tools";
 import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
 import type { RequestContext, ToolRun } from "../context";
-import { recordAudit, shouldAudit } from "./audit";
+import { AuditWriteError, recordAudit, shouldAudit } from "./audit";
 import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
@@ -115,20 +115,43 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
   const started = Date.now();
   const audited = shouldAudit(def, parsed.data);
   const txId = (parsed.data as { tx?: string }).tx;
-  return withToolContext(rc, async (ctx) => {
+  return withToolContext(rc, async (ctx): Promise<ToolRun> => {
+    let out: Awaited<ReturnType<typeof def.handler>>;
     try {
-      const out = await def.handler(parsed.data, ctx);
-      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
-      const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
-      return { ok: true as const, structured: out.structured, text };
+      out = await def.handler(parsed.data, ctx);
     } catch (e) {
       const info = toErrorInfo(e);
-      if (audited) await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
       const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
-      return { ok: false as const, info, text: formatError(info, sql) };
+      let text = formatError(info, sql);
+      if (audited) {
+        try {
+          await recordAudit(rc, def, parsed.data, started, { outcome: "error", error: `${info.code}: ${info.message}` });
+        } catch (a) {
+          text += `\n${auditFailureText(a as AuditWriteError, "failed")}`;
+        }
+      }
+      return { ok: false, info, text };
     }
+    if (audited) {
+      try {
+        await recordAudit(rc, def, parsed.data, started, { outcome: "ok", structured: out.structured });
+      } catch (a) {
+        // Every write is recorded before its result returns: an unrecorded success is not reported as one.
+        const e = a as AuditWriteError;
+        return { ok: false, info: { code: e.code, message: e.message }, text: auditFailureText(e, "ran") };
+      }
+    }
+    const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
+    return { ok: true, structured: out.structured, text };
   }, txId);
 }
+
+/** The error a caller sees when its call was not recorded: what happened to the action, and that the log has a gap. */
+function auditFailureText(e: AuditWriteError, action: "ran" | "failed"): string {
+  const what = action === "ran" ? "The action ran (a write may have been committed) but" : "The action failed and";
+  return `ERROR ${e.code}: ${e.message}\nDETAIL: ${what} it is not in the audit log.\nHINT: the deployment's AUDIT_LOG Durable Object is unavailable; check its binding and the Worker's logs before retrying.`;
+}
+
 
 /** Runs one tool call as an MCP result: validation errors are protocol errors; everything after is a tool result. */
 export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {

@@ -1,0 +1,152 @@
+/**
+ * Rate limits, concurrency caps and payload limits, each on its own: the
+ * expensive and code token buckets, MAX_CONCURRENT_REQUESTS, the code run
+ * cap, the RateLimit-* headers, the SQL length limit and
+ * MAX_CODE_BYTES. On a Worker with tiny limits (see global-setup: 3 expensive
+ * and 3 code calls per minute per key, 3 requests in flight, one program at
+ * a time, MAX_CODE_BYTES=1000).
+ *
+ * Independent of machine speed: a bucket refills continuously, so bounds on
+ * how many calls pass are computed from the time the calls really took.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type pg from "pg";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { call, connectClient, ok, rawText } from "../support/mcp";
+import { MCP_HEADERS, raw, toolCall, type RawResponse } from "../support/http";
+import { observer, uniqueName } from "../support/db";
+import { waitFor } from "../support/wait";
+
+const url = () => inject("limitsMcpUrl");
+const keys = () => inject("apiKeys");
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const post = (token: string, name: string, args: unknown, id = 1, timeoutMs = 30_000) => raw(url(), { headers: { ...MCP_HEADERS, ...bearer(token) }, body: toolCall(name, args, id), timeoutMs });
+
+let db: pg.Client;
+beforeAll(async () => {
+  db = await observer();
+});
+afterAll(async () => db?.end());
+
+/** Calls until the first 429 (at most `max` calls); the successes before it, the 429, and how long it took. */
+async function spend(send: (i: number) => Promise<RawResponse>, max: number) {
+  const passed: RawResponse[] = [];
+  const started = Date.now();
+  for (let i = 0; i < max; i++) {
+    const r = await send(i);
+    if (r.status === 429) return { passed, refused: r, elapsedMs: Date.now() - started };
+    expect(r.status, r.body).toBe(200);
+    expect(r.json?.error, r.body).toBeUndefined();
+    passed.push(r);
+  }
+  throw new Error(`no 429 within ${max} calls`);
+}
+
+/** Tokens a bucket of `perMinute` can have refilled in `ms`. */
+const refilled = (perMinute: number, ms: number) => Math.ceil((ms * perMinute) / 60_000);
+
+/** Backends running a statement that contains `marker`. */
+const running = async (marker: string) => (await db.query("select count(*)::int as n from pg_stat_activity where query like $1 and pid <> pg_backend_pid()", [`%${marker}%`])).rows[0].n as number;
+
+/**
+ * Ends the statements holding a slot (they sleep far longer than any check
+ * takes), so what the test sees while they hold it does not depend on how
+ * fast the machine is.
+ */
+const release = (marker: string) => db.query("select pg_cancel_backend(pid) from pg_stat_activity where query like $1 and pid <> pg_backend_pid()", [`%${marker}%`]);
+
+describe("token buckets", () => {
+  it("the expensive bucket answers 429 with Retry-After once spent, while cheap calls still pass", async () => {
+    const { passed, refused, elapsedMs } = await spend((i) => post(keys().expensive, "pg_query_explain", { sql: "select 1" }, i), 50);
+    expect(passed.length).toBeGreaterThanOrEqual(3);
+    expect(passed.length).toBeLessThanOrEqual(3 + refilled(3, elapsedMs));
+    // Successful responses carry the tightest bucket: 3 per minute, one fewer each time.
+    expect(passed[0]!.headers["ratelimit-limit"]).toBe("3");
+    expect(passed[0]!.headers["ratelimit-remaining"]).toBe("2");
+    expect(Number(passed[0]!.headers["ratelimit-reset"])).toBeGreaterThan(0);
+    const remaining = passed.map((r) => Number(r.headers["ratelimit-remaining"]));
+    expect(remaining.at(-1)).toBe(0);
+    expect(refused.headers["retry-after"]).toMatch(/^\d+$/);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(20); // one token per 20 s
+    expect(refused.headers["ratelimit-limit"]).toBe("3");
+    expect(refused.headers["ratelimit-remaining"]).toBe("0");
+    expect(refused.json.error.message).toMatch(/^rate limit exceeded: 3 calls per minute; retry after \d+s$/);
+    expect(refused.json.error.data).toMatchObject({ reason: "rate", limit: 3, remaining: 0 });
+    // The per-call bucket (1000 a minute) is separate: a cheap call with the same key passes.
+    const cheap = await post(keys().expensive, "pg_query_read", { sql: "select 1" });
+    expect(cheap.status).toBe(200);
+    expect(cheap.headers["ratelimit-limit"]).toBe("1000");
+  });
+
+  it("the code bucket answers 429 once a key has run its programs for the minute", async () => {
+    const { passed, refused, elapsedMs } = await spend((i) => post(keys().code, "pg_execute_code", { code: "return 1" }, i), 50);
+    expect(passed.length).toBeGreaterThanOrEqual(3);
+    expect(passed.length).toBeLessThanOrEqual(3 + refilled(3, elapsedMs));
+    expect(passed[0]!.headers["ratelimit-limit"]).toBe("3");
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(refused.json.error.data).toMatchObject({ reason: "rate", limit: 3, remaining: 0 });
+  });
+});
+
+describe("concurrency caps", () => {
+  it("MAX_CONCURRENT_REQUESTS: a request beyond 3 in flight gets 429 (concurrency), and passes once they finish", async () => {
+    const marker = uniqueName("inflight");
+    const slow = [0, 1, 2].map((i) => post(keys().read, "pg_query_read", { sql: `select pg_sleep(25) /* ${marker} */` }, i));
+    await waitFor(async () => (await running(marker)) === 3, { what: "three slow statements running" });
+    const busy = await post(keys().read, "pg_query_read", { sql: "select 1" });
+    await release(marker);
+    expect(busy.status).toBe(429);
+    expect(busy.json.error.message).toMatch(/^server busy: 3 requests already in flight for this deployment; retry after 1s$/);
+    expect(busy.json.error.data).toMatchObject({ reason: "concurrency", limit: 3, remaining: 0 });
+    expect(busy.headers["retry-after"]).toBe("1");
+    for (const r of await Promise.all(slow)) expect(r.status).toBe(200);
+    // Slots are released when each body has been sent.
+    const after = await waitFor(async () => {
+      const r = await post(keys().read, "pg_query_read", { sql: "select 1" });
+      return r.status === 200 ? r : undefined;
+    }, { what: "a request to pass once the slow ones are done" });
+    expect(after.json.result.isError).toBeFalsy();
+  });
+
+  it("MAX_CONCURRENT_CODE_RUNS: a second program while one runs is refused with too_many_programs", async () => {
+    const marker = uniqueName("coderun");
+    const client = await connectClient(url(), { headers: bearer(keys().codeCap) });
+    const first = call(client, "pg_execute_code", { code: `await pg.query("select pg_sleep(25) /* ${marker} */"); return "first"` });
+    await waitFor(async () => (await running(marker)) === 1, { what: "the first program's statement running" });
+    const second = await call(client, "pg_execute_code", { code: "return 2" });
+    await release(marker);
+    expect(second.isError).toBe(true);
+    expect(rawText(second)).toMatch(/^ERROR too_many_programs: 1 programs of this kind are already running on this server \(MAX_CONCURRENT_CODE_RUNS=1\)/);
+    expect(rawText(await first)).toMatch(/57014|canceling statement/);
+    // The slot is freed when the run ends.
+    expect((await ok<{ result: unknown }>(client, "pg_execute_code", { code: "return 3" })).result).toBe(3);
+    await client.close();
+  });
+});
+
+describe("payload limits", () => {
+  it("SQL text: 100,000 characters pass, one more is an invalid-params error naming the limit", async () => {
+    const client = await connectClient(url(), { headers: bearer(keys().read) });
+    const exact = `select 1 --${"x".repeat(100_000 - "select 1 --".length)}`;
+    expect(exact.length).toBe(100_000);
+    expect((await ok<{ rows: unknown[][] }>(client, "pg_query_read", { sql: exact })).rows).toEqual([[1]]);
+    await expect(client.callTool({ name: "pg_query_read", arguments: { sql: `${exact}x` } })).rejects.toSatisfy(
+      (e) => e instanceof McpError && e.code === -32602 && /sql/.test(e.message) && /100000|100,000/.test(e.message),
+    );
+    await client.close();
+  });
+
+  it("MAX_CODE_BYTES counts bytes: a program over it is refused with code_too_large before it runs", async () => {
+    const client = await connectClient(url(), { headers: bearer(keys().admin) });
+    const marker = uniqueName("toolarge");
+    // 501 two-byte characters: under 1000 characters, over 1000 bytes.
+    const big = `await pg.query("select '${marker}'"); return "${"é".repeat(501)}"`;
+    const r = await call(client, "pg_execute_code", { code: big });
+    expect(r.isError).toBe(true);
+    expect(rawText(r)).toMatch(/^ERROR code_too_large: the program is larger than 1000 bytes \(MAX_CODE_BYTES\)/);
+    const fits = `return "${"é".repeat(400)}".length`;
+    expect((await ok<{ result: unknown }>(client, "pg_execute_code", { code: fits })).result).toBe(400);
+    await client.close();
+  });
+});

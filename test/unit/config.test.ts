@@ -1,0 +1,25 @@
+/** Configuration limits that fail loudly instead of being clamped, through the real getConfig. */
+import { describe, expect, it } from "vitest";
+import { ConfigError, getConfig } from "../../worker/config";
+
+// The Worker's generated Env is not part of the Node typecheck; getConfig only reads vars from it.
+declare global {
+  interface Env {}
+}
+
+const env = (vars: Record<string, string>) => ({ HYPERDRIVE: {}, ...vars }) as unknown as Env;
+
+describe("transaction lease limits", () => {
+  it("accepts TX_IDLE_TIMEOUT_MS up to 60 s", () => {
+    expect(getConfig(env({ TX_IDLE_TIMEOUT_MS: "60000" })).tx.idleTimeoutMs).toBe(60_000);
+  });
+
+  it("refuses TX_IDLE_TIMEOUT_MS above 60 s, naming the variable (an idle Durable Object holding a socket is evicted after about a minute)", () => {
+    expect(() => getConfig(env({ TX_IDLE_TIMEOUT_MS: "60001" }))).toThrow(ConfigError);
+    expect(() => getConfig(env({ TX_IDLE_TIMEOUT_MS: "60001" }))).toThrow(/TX_IDLE_TIMEOUT_MS must be an integer from 500 to 60000, got "60001"/);
+  });
+
+  it("defaults to 30 s idle and a 5 min deadline", () => {
+    expect(getConfig(env({})).tx).toEqual({ idleTimeoutMs: 30_000, maxAgeMs: 300_000, maxOpen: 20 });
+  });
+});
