@@ -256,8 +256,8 @@ describe("injection", () => {
     ["0 -- ", "comments are not allowed"],
     ["0 /* x */", "comments are not allowed"],
     ["'x'::text); drop table customers; --", "unbalanced parentheses"],
-    ["pg_terminate_backend(1)", "pg_terminate_backend() has effects outside the transaction"],
-    ["set_config('search_path', 'x', false)", "set_config() has effects outside the transaction"],
+    ["pg_terminate_backend(1)", "pg_terminate_backend() is not allowed in a read-only query: it cancels or ends another session"],
+    ["set_config('search_path', 'x', false)", "set_config() is not allowed in a read-only query: it changes settings"],
     ["(select 1", "unbalanced parentheses"],
     ["$1", "$n parameters are not allowed in DDL"],
   ];
