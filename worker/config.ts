@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
-import { ApiKeyRecordSchema, type ApiKeyRecord } from "./auth/api-key-record";
+import { ApiKeyRecordSchema, duplicateKeyProblem, type ApiKeyRecord } from "./auth/api-key-record";
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -190,6 +190,9 @@ function parseApiKeys(raw: string | undefined): ApiKeyRecord[] {
   }
   const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
   if (!parsed.success) throw new ConfigError(`API_KEYS is invalid: ${z.prettifyError(parsed.error)}`);
+  // The identity of a key is its hash: two records for one key, or two keys under one name, would make identities ambiguous.
+  const duplicate = duplicateKeyProblem(parsed.data);
+  if (duplicate) throw new ConfigError(duplicate);
   return parsed.data;
 }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import type pg from "pg";
+import { createHash } from "node:crypto";
 import { call, connectClient, ok, rows, text } from "../support/mcp";
 import { MCP_HEADERS, raw, toolCall } from "../support/http";
 import { observer, uniqueName } from "../support/db";
@@ -109,7 +110,8 @@ describe("audit log", () => {
 
     const admin = await connectClient(authUrl(), { headers: bearer(keys().admin) });
     const { entries } = await ok<{ entries: { principal: string; tool: string; action: string; outcome: string; error?: string }[] }>(admin, "pg_audit_log", {
-      principal: "key:write",
+      // A key's identity is derived from its hash, never its name (two keys may not share one).
+      principal: `key:${createHash("sha256").update(keys().write).digest("hex").slice(0, 16)}`,
       limit: 50,
     });
     const mine = entries.filter((e) => e.action.includes(t));
