@@ -73,7 +73,7 @@ const ConfigSchema = z.object({
   OAUTH_ADMIN_PASSWORD: z.string().optional(),
   /** The whole server read-only: write tools hidden, every statement READ ONLY. */
   READ_ONLY: bool.default("false"),
-  /** Extra Host names (comma-separated) accepted on /mcp; localhost and *.workers.dev are built in. */
+  /** Host names (comma-separated) accepted on /mcp besides loopback. Unset: loopback, *.workers.dev and PUBLIC_URL's host. */
   ALLOWED_HOSTS: z.string().optional(),
   /** Browser Origins (hostnames, comma-separated) accepted on /mcp, or "*". */
   ALLOWED_ORIGINS: z.string().optional(),
@@ -134,6 +134,8 @@ export interface Config {
   };
   /** @default false */
   readOnly: boolean;
+  /** PUBLIC_URL (without a trailing slash): its host is served by default, and OAuth uses it. */
+  publicUrl?: string;
   allowedHosts?: string[];
   allowedOrigins?: string[] | "*";
   /** Calls per minute per caller; 0 disables. */
@@ -229,6 +231,7 @@ export function getConfig(env: Env): Config {
       oauth: v.PUBLIC_URL && v.OAUTH_ADMIN_PASSWORD ? { publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""), adminPassword: v.OAUTH_ADMIN_PASSWORD } : undefined,
     },
     readOnly: v.READ_ONLY === "true",
+    publicUrl: v.PUBLIC_URL?.trim().replace(/\/+$/, "") || undefined,
     allowedHosts: list(v.ALLOWED_HOSTS),
     allowedOrigins: v.ALLOWED_ORIGINS?.trim() === "*" ? "*" : list(v.ALLOWED_ORIGINS),
     rateLimits: { perMinute: v.RATE_LIMIT_PER_MINUTE, expensivePerMinute: v.RATE_LIMIT_EXPENSIVE_PER_MINUTE, codePerMinute: v.RATE_LIMIT_CODE_PER_MINUTE },

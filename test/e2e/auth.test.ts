@@ -183,8 +183,8 @@ describe("DNS rebinding protection", () => {
   });
   it("an unauthenticated local server refuses a rebound Host (a page on evil.example.com resolving to 127.0.0.1)", async () => {
     const r = await raw(inject("mcpUrl"), { headers: { ...MCP_HEADERS, host: "evil.example.com" }, body: toolCall("pg_query_read", { sql: "select 1" }) });
-    expect(r.status).toBe(401);
-    expect(r.json.error.message).toMatch(/only serves localhost/);
+    expect(r.status).toBe(403);
+    expect(r.json.error.message).toMatch(/host not allowed: this server does not answer to evil\.example\.com/);
   });
   it("refuses a foreign browser Origin", async () => {
     const r = await raw(authUrl(), { headers: { ...MCP_HEADERS, ...bearer(keys().read), origin: "http://evil.example.com" }, body: toolCall("pg_query_read", { sql: "select 1" }) });
