@@ -7,6 +7,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
 import { observer, uniqueName, useClientAndObserver } from "../support/db";
+import { txTag } from "../../worker/db/tags";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -120,10 +121,10 @@ describe("transactions across calls", () => {
     const t = await table();
     const tx = await begin(client, { idleTimeoutMs: 1000 });
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
-    const app = `pg-mcp tx ${tx}`;
-    expect((await db.query("select state from pg_stat_activity where application_name = $1", [app])).rows).toEqual([{ state: "idle in transaction" }]);
+    const app = `pg-mcp tx ${await txTag(tx)} by %`;
+    expect((await db.query("select state from pg_stat_activity where application_name like $1", [app])).rows).toEqual([{ state: "idle in transaction" }]);
     await new Promise((r) => setTimeout(r, 2500));
-    expect((await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [app])).rows[0].n).toBe(0);
+    expect((await db.query("select count(*)::int as n from pg_stat_activity where application_name like $1", [app])).rows[0].n).toBe(0);
     const r = await call(client, "pg_query_read", { tx, sql: "select 1" });
     expect(text(r)).toMatch(new RegExp(`transaction ${tx} was rolled back: it was idle for more than 1 s`));
     expect(await count(t)).toBe(0);
@@ -133,7 +134,7 @@ describe("transactions across calls", () => {
     const t = await table();
     const tx = await begin(client);
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
-    await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`]);
+    await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name like $1", [`pg-mcp tx ${await txTag(tx)} by %`]);
     await new Promise((r) => setTimeout(r, 200));
     const r = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2, 'b')` });
     expect(r.isError).toBe(true);
