@@ -35,8 +35,6 @@ app.post("/authorize", (c) => consentSubmit(c.req.raw, c.env));
 
 app.all(MCP_ROUTE, async (c) => {
   const config = getConfig(c.env);
-  const hostname = new URL(c.req.url).hostname;
-  if (!hostAllowed(hostname, config)) return misdirected(hostname);
   // Read the body first (bounded), even for a request about to be refused: answering
   // before the client has finished sending resets the connection instead of giving it the 401.
   const declared = Number(c.req.header("content-length") ?? 0);
@@ -52,6 +50,8 @@ app.all(MCP_ROUTE, async (c) => {
       // Left to the SDK, which answers with a JSON-RPC parse error.
     }
   }
+  const hostname = new URL(c.req.url).hostname;
+  if (!hostAllowed(hostname, config)) return misdirected(hostname);
   // Every message pays: a batch would spend one rate-limit token and one concurrency slot on many calls.
   // MCP 2025-06-18 removed JSON-RPC batching, so batches are refused, whole, before anything runs.
   if (Array.isArray(parsedBody)) return batchRefused();

@@ -141,13 +141,16 @@ describe("rate limits", () => {
   it("answers 429 with Retry-After once a key's budget is spent, and other keys are unaffected", async () => {
     const statuses: number[] = [];
     let limited: Awaited<ReturnType<typeof raw>> | undefined;
+    const started = Date.now();
     for (let i = 0; i < 40; i++) {
       const r = await raw(authUrl(), { headers: { ...MCP_HEADERS, ...bearer(keys().burstA) }, body: toolCall("pg_query_read", { sql: "select 1" }, i) });
       statuses.push(r.status);
       if (r.status === 429 && !limited) limited = r;
     }
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(25);
-    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(31);
+    // The bucket refills at 30 a minute while the loop runs: on a loaded machine 40 calls take seconds.
+    const refilled = Math.ceil(((Date.now() - started) / 60_000) * 30);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(31 + refilled);
     expect(limited).toBeDefined();
     expect(Number(limited!.headers["retry-after"])).toBeGreaterThanOrEqual(1);
     expect(limited!.headers["ratelimit-remaining"]).toBe("0");
