@@ -14,6 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../worker/config";
 import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
+import { sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
@@ -86,7 +87,8 @@ export class TxSession extends DurableObject {
     const config = getConfig(this.env as Env);
     let session: DbSession;
     try {
-      session = await openSession(config, this.env as Env, { applicationName: `pg-mcp tx ${req.txId}` });
+      // Never the transaction id: application_name is readable by every role (see worker/db/tags.ts).
+      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner) });
     } catch (e) {
       return { ok: false, error: toErrorInfo(e) };
     }

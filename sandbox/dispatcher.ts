@@ -15,6 +15,7 @@
 import { RpcTarget } from "cloudflare:workers";
 import type { RequestContext, ToolRun } from "../worker/context";
 import { openSession, type DbSession } from "../worker/db/session";
+import { sessionName } from "../worker/db/tags";
 import { txStub } from "../worker/tx/remote";
 import { pgCall, type CallResult, type RunState } from "./calls";
 import type { ApiEntry } from "./api";
@@ -33,7 +34,7 @@ export class RunDispatcher extends RpcTarget {
     this.#deadline = opts.deadline;
     this.#maxCalls = opts.maxCalls;
     // The run's calls share one connection; a transaction held across calls keeps its own (tx argument).
-    this.#rc = { ...rc, session: () => (this.#session ??= openSession(rc.config, rc.env, { applicationName: "pg-mcp code" })) };
+    this.#rc = { ...rc, session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName }))) };
   }
 
   /** The program's only method: `pg.<anything>` arrives here as (name, args). */

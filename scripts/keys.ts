@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { ApiKeyRecordSchema, SCOPES, type ApiKeyRecord } from "../worker/auth/api-key-record";
+import { ApiKeyRecordSchema, SCOPES, duplicateKeyProblem, keyPrincipalId, type ApiKeyRecord } from "../worker/auth/api-key-record";
 import { generateApiKey, sha256Hex } from "../worker/auth/api-keys";
 
 const { positionals, values } = parseArgs({
@@ -18,6 +18,9 @@ const { positionals, values } = parseArgs({
 });
 const command = positionals[0];
 const existing: ApiKeyRecord[] = z.array(ApiKeyRecordSchema).parse(JSON.parse(values.keys!));
+// The Worker refuses to start on these; say so before they are deployed.
+const duplicate = duplicateKeyProblem(existing);
+if (duplicate && positionals[0] !== "revoke") throw new Error(`${duplicate}; fix --keys first`);
 
 if (command === "create") {
   if (!values.name) throw new Error("--name is required");
@@ -26,6 +29,7 @@ if (command === "create") {
   for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new Error(`unknown scope ${s}; use ${SCOPES.join(", ")}`);
   const key = generateApiKey();
   const record: ApiKeyRecord = { name: values.name, hash: await sha256Hex(key), scopes: scopes as ApiKeyRecord["scopes"] };
+  console.log(`Identity: ${keyPrincipalId(record)} (transactions, rate limits and the audit log use this, not the name)`);
   console.log(`API key for ${values.name} (shown once; give it to the client as "Authorization: Bearer <key>"):\n\n  ${key}\n`);
   console.log(`New API_KEYS value (store it with: npx wrangler secret put API_KEYS):\n\n${JSON.stringify([...existing, record])}\n`);
 } else if (command === "revoke") {

@@ -103,7 +103,7 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Read-only: the lexical check refuses functions a READ ONLY transaction does not stop",
     breakage: "the lexer accepts set_config",
-    edits: [{ file: "worker/sql/readonly.ts", find: 'matches: (f) => f === "set_config" || ', replace: "matches: (f) => " }],
+    edits: [{ file: "worker/sql/functions.ts", find: 'matches: (f) => f === "set_config" || ', replace: "matches: (f) => " }],
     test: "test/e2e/readonly.test.ts",
   },
   {
@@ -202,7 +202,7 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Code mode: a run holds one connection for all its calls",
     breakage: "each call of a run opens its own connection",
-    edits: [{ file: "sandbox/dispatcher.ts", find: "    this.#rc = { ...rc, session: () => (this.#session ??= openSession(", replace: "    this.#rc = { ...rc, session: undefined, _unused: () => (this.#session ??= openSession(" }],
+    edits: [{ file: "sandbox/dispatcher.ts", find: "    this.#rc = { ...rc, session: () => (this.#session ??= ", replace: "    this.#rc = { ...rc, session: undefined, _unused: () => (this.#session ??= " }],
     test: "test/e2e/codemode-v2.test.ts",
   },
 ];

@@ -9,6 +9,7 @@ import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
 import { consentPage, consentSubmit } from "./auth/consent";
 import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
 import { handleMcp } from "./mcp/handler";
+import { hostAllowed, misdirected } from "./mcp/hosts";
 import { SERVER_INFO, runTool } from "./mcp/server";
 import type { RequestContext } from "./context";
 
@@ -49,6 +50,11 @@ app.all(MCP_ROUTE, async (c) => {
       // Left to the SDK, which answers with a JSON-RPC parse error.
     }
   }
+  const hostname = new URL(c.req.url).hostname;
+  if (!hostAllowed(hostname, config)) return misdirected(hostname);
+  // Every message pays: a batch would spend one rate-limit token and one concurrency slot on many calls.
+  // MCP 2025-06-18 removed JSON-RPC batching, so batches are refused, whole, before anything runs.
+  if (Array.isArray(parsedBody)) return batchRefused();
   const auth = await authenticate(c.req.raw, c.env, c.executionCtx as ExecutionContext, config);
   if (auth instanceof Response) return auth;
 
@@ -67,4 +73,11 @@ app.all(MCP_ROUTE, async (c) => {
 
 function payloadTooLarge(max: number): Response {
   return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: `request body larger than ${max} bytes (MAX_REQUEST_BYTES)` } }, { status: 413 });
+}
+
+function batchRefused(): Response {
+  return Response.json(
+    { jsonrpc: "2.0", id: null, error: { code: -32600, message: "JSON-RPC batches are not accepted (MCP 2025-06-18 removed batching): send one message per request; nothing in this batch was run" } },
+    { status: 400 },
+  );
 }

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
-import { ApiKeyRecordSchema, type ApiKeyRecord } from "./auth/api-key-record";
+import { ApiKeyRecordSchema, duplicateKeyProblem, type ApiKeyRecord } from "./auth/api-key-record";
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -75,7 +75,7 @@ const ConfigSchema = z.object({
   OAUTH_ACCESS_TOKEN_TTL_S: intVar("OAUTH_ACCESS_TOKEN_TTL_S", 3600, 60, 86_400),
   /** The whole server read-only: write tools hidden, every statement READ ONLY. */
   READ_ONLY: bool.default("false"),
-  /** Extra Host names (comma-separated) accepted on /mcp; localhost and *.workers.dev are built in. */
+  /** Host names (comma-separated) accepted on /mcp besides loopback. Unset: loopback, *.workers.dev and PUBLIC_URL's host. */
   ALLOWED_HOSTS: z.string().optional(),
   /** Browser Origins (hostnames, comma-separated) accepted on /mcp, or "*". */
   ALLOWED_ORIGINS: z.string().optional(),
@@ -136,6 +136,8 @@ export interface Config {
   };
   /** @default false */
   readOnly: boolean;
+  /** PUBLIC_URL (without a trailing slash): its host is served by default, and OAuth uses it. */
+  publicUrl?: string;
   allowedHosts?: string[];
   allowedOrigins?: string[] | "*";
   /** Calls per minute per caller; 0 disables. */
@@ -192,6 +194,9 @@ function parseApiKeys(raw: string | undefined): ApiKeyRecord[] {
   }
   const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
   if (!parsed.success) throw new ConfigError(`API_KEYS is invalid: ${z.prettifyError(parsed.error)}`);
+  // The identity of a key is its hash: two records for one key, or two keys under one name, would make identities ambiguous.
+  const duplicate = duplicateKeyProblem(parsed.data);
+  if (duplicate) throw new ConfigError(duplicate);
   return parsed.data;
 }
 
@@ -228,6 +233,7 @@ export function getConfig(env: Env): Config {
       oauth: v.PUBLIC_URL && v.OAUTH_ADMIN_PASSWORD ? { publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""), adminPassword: v.OAUTH_ADMIN_PASSWORD, accessTokenTtlS: v.OAUTH_ACCESS_TOKEN_TTL_S } : undefined,
     },
     readOnly: v.READ_ONLY === "true",
+    publicUrl: v.PUBLIC_URL?.trim().replace(/\/+$/, "") || undefined,
     allowedHosts: list(v.ALLOWED_HOSTS),
     allowedOrigins: v.ALLOWED_ORIGINS?.trim() === "*" ? "*" : list(v.ALLOWED_ORIGINS),
     rateLimits: { perMinute: v.RATE_LIMIT_PER_MINUTE, expensivePerMinute: v.RATE_LIMIT_EXPENSIVE_PER_MINUTE, codePerMinute: v.RATE_LIMIT_CODE_PER_MINUTE },

@@ -100,6 +100,22 @@ describe("OAuth 2.1", () => {
     await client.close();
   });
 
+  it("two grants to one client are two identities: the second cannot commit the first's transaction", async () => {
+    const first = await authorize(["read", "write"]);
+    const { tx } = (await call(first.client, "pg_tx_begin", { idleTimeoutMs: 2000 })).structuredContent as { tx: string };
+    // The same registered client authorized again: a shared client id, or one app installed twice.
+    // (The provider replaces the first grant for this user and client; its transaction stays its own.)
+    const again = new TestOAuthClient("read write");
+    again.client = first.provider.client;
+    const second = await authorize(["read", "write"], "read write", again);
+    expect(again.client?.client_id).toBe(first.provider.client?.client_id);
+    const stolen = await call(second.client, "pg_tx_commit", { tx });
+    expect(stolen.isError).toBe(true);
+    expect(text(stolen)).toMatch(/belongs to another caller/);
+    await first.client.close().catch(() => {});
+    await second.client.close();
+  });
+
   it("the consent page refuses a wrong password and issues nothing", async () => {
     const provider = new TestOAuthClient("read");
     const first = new Client({ name: "oauth-test", version: "1" });

@@ -8,6 +8,7 @@ import type pg from "pg";
 import { call, connectClient, ok, text } from "../support/mcp";
 import { uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
+import { txTag } from "../../worker/db/tags";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -108,7 +109,7 @@ describe("transactions across calls", () => {
     await ok(client, "pg_query_read", { tx: b, sql: `select v from ${t} where id = 1` });
     await ok(client, "pg_query_write", { tx: a, sql: `update ${t} set v = 'a' where id = 1` });
     const pending = call(client, "pg_query_write", { tx: b, sql: `update ${t} set v = 'b' where id = 1` }); // waits for a's row lock
-    await waitFor(async () => (await db.query("select wait_event_type from pg_stat_activity where application_name = $1", [`pg-mcp tx ${b}`])).rows[0]?.wait_event_type === "Lock", { what: "b waiting for a's row lock" });
+    await waitFor(async () => (await db.query("select wait_event_type from pg_stat_activity where application_name like $1", [`pg-mcp tx ${await txTag(b)} by %`])).rows[0]?.wait_event_type === "Lock", { what: "b waiting for a's row lock" });
     await ok(client, "pg_tx_commit", { tx: a });
     const rb = await pending;
     expect(rb.isError).toBe(true);
@@ -121,10 +122,10 @@ describe("transactions across calls", () => {
     const t = await table();
     const tx = await begin(client, { idleTimeoutMs: 1000 });
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
-    const app = `pg-mcp tx ${tx}`;
-    expect((await db.query("select state from pg_stat_activity where application_name = $1", [app])).rows).toEqual([{ state: "idle in transaction" }]);
+    const app = `pg-mcp tx ${await txTag(tx)} by %`;
+    expect((await db.query("select state from pg_stat_activity where application_name like $1", [app])).rows).toEqual([{ state: "idle in transaction" }]);
     // The alarm rolls it back: wait (bounded) for its backend to go, rather than sleeping a guess.
-    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [app])).rows[0].n === 0, { what: "the idle transaction's backend to go" });
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name like $1", [app])).rows[0].n === 0, { what: "the idle transaction's backend to go" });
     const r = await call(client, "pg_query_read", { tx, sql: "select 1" });
     expect(text(r)).toMatch(new RegExp(`transaction ${tx} was rolled back: it was idle for more than 1 s`));
     expect(await count(t)).toBe(0);
@@ -134,8 +135,9 @@ describe("transactions across calls", () => {
     const t = await table();
     const tx = await begin(client);
     await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
-    await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`]);
-    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`])).rows[0].n === 0, { what: "the terminated backend to go" });
+    const app = `pg-mcp tx ${await txTag(tx)} by %`;
+    await db.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name like $1", [app]);
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name like $1", [app])).rows[0].n === 0, { what: "the terminated backend to go" });
     const r = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2, 'b')` });
     expect(r.isError).toBe(true);
     expect(text(r)).toMatch(new RegExp(`transaction ${tx} was rolled back: the database connection was lost`));
@@ -176,7 +178,7 @@ describe("lease deadlines", () => {
     );
     expect(refused).toMatch(new RegExp(`^ERROR tx_closed: transaction ${tx} was rolled back: it reached its deadline \\(\\d+ s old\\)`));
     expect(i).toBeGreaterThan(1);
-    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name = $1", [`pg-mcp tx ${tx}`])).rows[0].n === 0, { what: "its backend to go" });
+    await waitFor(async () => (await db.query("select count(*)::int as n from pg_stat_activity where application_name like $1", [`pg-mcp tx ${await txTag(tx)} by %`])).rows[0].n === 0, { what: "its backend to go" });
     expect(await count(t)).toBe(0);
     await lease.close();
   });

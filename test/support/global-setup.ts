@@ -51,6 +51,8 @@ declare module "vitest" {
     leaseMcpUrl: string;
     /** OAuth like oauthMcpUrl, with access tokens that live 60 s, the shortest OAUTH_ACCESS_TOKEN_TTL_S. */
     shortOAuthMcpUrl: string;
+    /** API keys, no rate limits, code mode for every scope, PUBLIC_URL set and no ALLOWED_HOSTS (scopes.test.ts). */
+    scopesMcpUrl: string;
   }
 }
 
@@ -103,6 +105,8 @@ export default async function setup(project: TestProject) {
       startWorker({ databaseUrl: serverUrl, vars: { ...open, READ_ROLE: "" } }),
       // A superuser behind authentication: the posture check must refuse every tool call.
       startWorker({ databaseUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "0" } }),
+      // Escalation attempts by scope: every tool and program path open to every key, the default Host allowlist.
+      startWorker({ databaseUrl: serverUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", CODE_MODE_SCOPE: "read", PYTHON: "false", PUBLIC_URL: "https://mcp.example.org", TX_IDLE_TIMEOUT_MS: "60000" } }),
     ]);
     for (const w of workers) if (w.status === "fulfilled") started.push(w.value);
     const failed = workers.find((w) => w.status === "rejected");
@@ -113,11 +117,12 @@ export default async function setup(project: TestProject) {
     started.push(vectorWorker);
     project.provide("vectorDatabaseUrl", pglite.url);
     project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
-    const [main, neon, small, dev, auth, oauth, readOnly, noReadRole, privileged] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [main, neon, small, dev, auth, oauth, readOnly, noReadRole, privileged, scopes] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
     project.provide("serverDatabaseUrl", serverUrl);
     project.provide("noReadRoleMcpUrl", noReadRole!.mcpUrl);
     project.provide("privilegedMcpUrl", privileged!.mcpUrl);
+    project.provide("scopesMcpUrl", scopes!.mcpUrl);
     project.provide("mcpUrl", main!.mcpUrl);
     project.provide("neonMcpUrl", neon!.mcpUrl);
     project.provide("smallMcpUrl", small!.mcpUrl);

@@ -63,9 +63,9 @@ export async function consent(authorizationUrl: URL, form: { password: string; s
   return { status: r.status, location: r.headers.location as string | undefined, body: r.body };
 }
 
-export async function authorize(scopes: string[], requested = scopes.join(" ")) {
+/** Authorizes a new client, or (with `provider`) grants an already registered client again. */
+export async function authorize(scopes: string[], requested = scopes.join(" "), provider = new TestOAuthClient(requested)) {
   const mcpUrl = new URL(inject("oauthMcpUrl"));
-  const provider = new TestOAuthClient(requested);
   const first = new Client({ name: "oauth-test", version: "1" });
   await expect(first.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
   expect(provider.client?.client_id).toBeTruthy(); // dynamic client registration happened

@@ -11,3 +11,24 @@ export const ApiKeyRecordSchema = z.object({
   scopes: z.array(z.enum(SCOPES)).min(1),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
+
+/**
+ * The identity a key acts as (transaction ownership, rate limits, audit): derived
+ * from its hash, so it is unique whatever the key is called. The name is for people.
+ */
+export function keyPrincipalId(record: Pick<ApiKeyRecord, "hash">): string {
+  return `key:${record.hash.slice(0, 16)}`;
+}
+
+/** Why a set of keys cannot be served (two records with one name or one hash), or undefined. */
+export function duplicateKeyProblem(records: readonly ApiKeyRecord[]): string | undefined {
+  const names = new Set<string>();
+  const ids = new Set<string>();
+  for (const r of records) {
+    if (names.has(r.name)) return `API_KEYS has two keys named "${r.name}": names must be unique (revoke one with npm run keys -- revoke --name ${r.name}, or rename it)`;
+    if (ids.has(keyPrincipalId(r))) return `API_KEYS has the same key twice (hash ${r.hash.slice(0, 16)}..., the second named "${r.name}"): one key, one record`;
+    names.add(r.name);
+    ids.add(keyPrincipalId(r));
+  }
+  return undefined;
+}

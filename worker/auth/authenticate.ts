@@ -6,11 +6,15 @@
  */
 import type { Config } from "../config";
 import { verifyApiKey } from "./api-keys";
+import { keyPrincipalId } from "./api-key-record";
 import { makePrincipal, type Principal } from "./principal";
 
 /** What the auth layer stores in ctx.props for /mcp. */
 export interface AuthProps {
+  /** "key:<hash id>" or "oauth:<user>:<client>:<grant>": unique per credential, never a display name. */
   principalId: string;
+  /** For people (audit): the key's name, or the OAuth client's. */
+  name?: string;
   scopes: string[];
 }
 
@@ -47,7 +51,7 @@ export async function authenticate(request: Request, env: Env, ctx: ExecutionCon
     if (!props?.principalId) return unauthorized(request.url, "missing credentials");
     // An OAuth token carries the scopes granted at consent (possibly narrowed later); an API key its stored scopes.
     const scopes = props.principalId.startsWith("oauth:") ? (auth?.scope ?? []) : (props.scopes ?? []);
-    return makePrincipal(props.principalId, scopes, config);
+    return makePrincipal(props.principalId, scopes, config, props.name);
   }
   if (config.auth.mode === "none") {
     const host = new URL(request.url).hostname;
@@ -61,5 +65,5 @@ export async function authenticate(request: Request, env: Env, ctx: ExecutionCon
   if (!m) return unauthorized(request.url, "missing bearer token");
   const key = await verifyApiKey(m[1]!, config.auth.apiKeys);
   if (!key) return unauthorized(request.url, "invalid token");
-  return makePrincipal(`key:${key.name}`, key.scopes, config);
+  return makePrincipal(keyPrincipalId(key), key.scopes, config, key.name);
 }

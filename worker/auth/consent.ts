@@ -78,12 +78,16 @@ export async function consentSubmit(request: Request, env: Env): Promise<Respons
     const scope = form.getAll("scope").map(String).filter((s) => (SCOPES as readonly string[]).includes(s));
     if (scope.length === 0) return renderError("tick at least one scope", 400);
     const approved = await oauth.approveConsent(request, handle, { scope });
+    // One identity per grant: who consented, to which client, this time. Two grants to one client (a shared
+    // client id, or the same app installed twice) own their transactions and spend their budgets apart.
+    const userId = "admin";
+    const grant = [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, "0")).join("");
     const { redirectTo } = await oauth.completeAuthorization({
       request: approved.request,
-      userId: "admin",
+      userId,
       metadata: {},
       scope: approved.request.scope,
-      props: { principalId: `oauth:${approved.request.clientId}`, scopes: approved.request.scope } satisfies AuthProps,
+      props: { principalId: `oauth:${userId}:${approved.request.clientId}:${grant}`, name: approved.request.clientId, scopes: approved.request.scope } satisfies AuthProps,
     });
     approved.headers.set("Location", redirectTo);
     return new Response(null, { status: 302, headers: approved.headers });

@@ -10,6 +10,7 @@ import { OAuthProvider } from "@cloudflare/workers-oauth-provider";
 import type { Config } from "../config";
 import { SCOPES } from "../config";
 import { verifyApiKey } from "./api-keys";
+import { keyPrincipalId } from "./api-key-record";
 import type { AuthProps } from "./authenticate";
 
 type Handler = { fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> };
@@ -35,7 +36,7 @@ export function oauthProvider(config: Config, app: Handler): OAuthProvider<Env> 
     resolveExternalToken: async ({ token }) => {
       const key = await verifyApiKey(token, config.auth.apiKeys);
       if (!key) return null;
-      const props: AuthProps = { principalId: `key:${key.name}`, scopes: key.scopes };
+      const props: AuthProps = { principalId: keyPrincipalId(key), name: key.name, scopes: key.scopes };
       return { props, audience: resource };
     },
   });

@@ -95,9 +95,9 @@ export function judgePosture(row: { server: RoleRow & { relations: number; owned
   if (server.superuser) privileged.push(`the server's role ${q(server.name)} is a superuser: ALTER ROLE ${q(server.name)} NOSUPERUSER (or connect as a role created by migrations/roles.sql)`);
   for (const r of PRIVILEGED_ROLES) if (!server.superuser && server.memberOf.includes(r)) privileged.push(`the server's role ${q(server.name)} is a member of ${r}: REVOKE ${r} FROM ${q(server.name)}`);
   if (server.bypassRls && !server.superuser) warnings.push(`${q(server.name)} has BYPASSRLS: row-level security policies do not apply to writes`);
-  if (server.memberOf.includes("pg_signal_backend") && !server.superuser) warnings.push(`${q(server.name)} is a member of pg_signal_backend: write calls can end other roles' sessions`);
+  if (server.memberOf.includes("pg_signal_backend") && !server.superuser) warnings.push(`${q(server.name)} is a member of pg_signal_backend: admin calls can end other roles' sessions (write calls are refused signals by scope by effect)`);
   if (server.memberOf.includes("pg_write_all_data")) warnings.push(`${q(server.name)} is a member of pg_write_all_data: it may write every table`);
-  if (server.createRole && !server.superuser) warnings.push(`${q(server.name)} has CREATEROLE: write calls can create roles`);
+  if (server.createRole && !server.superuser) warnings.push(`${q(server.name)} has CREATEROLE: admin calls can create and alter roles (write calls are refused role changes by scope by effect)`);
   if (server.replication && !server.superuser) warnings.push(`${q(server.name)} has REPLICATION`);
   if (server.relations > 0 && server.owned === server.relations && server.relations > 1) warnings.push(`${q(server.name)} owns every table (${server.owned}): write calls may drop or alter any of them`);
 

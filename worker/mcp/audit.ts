@@ -61,8 +61,8 @@ export async function recordAudit(
     ...(result.outcome === "error" ? { error: result.error } : {}),
     durationMs: Date.now() - startedMs,
   };
-  const detail = result.outcome === "ok" ? detailOf(result.structured) : undefined;
-  if (detail) entry.detail = detail;
+  const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}) };
+  if (Object.keys(detail).length) entry.detail = detail;
   try {
     await auditStub(rc.env).record(entry);
   } catch (e) {

@@ -12,7 +12,7 @@ import type { ToolContext } from "../tools/registry";
 import { queryExplain } from "../tools/query.tools";
 import { describeObject, renderDescribed } from "../tools/schema.tools";
 import { adminStats } from "../tools/admin.tools";
-import { healthReport, monitorLocks, monitorTopQueries, renderHealth } from "../tools/monitor.tools";
+import { healthReport, monitorLocks, monitorTopQueries, renderHealth, viewerOf } from "../tools/monitor.tools";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
 import type { RequestContext } from "../context";
@@ -116,7 +116,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     },
     () =>
       run(async (ctx) => {
-        const health = await attempt(async () => renderHealth(await healthReport(ctx.sql, ctx.config)));
+        const health = await attempt(async () => renderHealth(await healthReport(ctx.sql, ctx.config, await viewerOf(ctx.principal))));
         const locks = await attempt(async () => (await monitorLocks.handler({}, ctx)).text);
         const top = await attempt(async () => (await monitorTopQueries.handler({ limit: 10 }, ctx)).text);
         const text = [

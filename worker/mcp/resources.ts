@@ -14,7 +14,7 @@ import { quoteIdent } from "../sql/ident";
 import { ToolError, formatError, toErrorInfo } from "../tools/errors";
 import { renderRows, prettyBytes } from "../tools/catalog";
 import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
-import { healthReport, renderHealth, rolePosture } from "../tools/monitor.tools";
+import { healthReport, renderHealth, rolePosture, viewerOf } from "../tools/monitor.tools";
 import { describePosture } from "../db/posture";
 import { callerApi } from "../tools/codemode.tools";
 import { declarations } from "../../sandbox/api";
@@ -94,7 +94,7 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
   );
 
   mcp.registerResource("health", "postgres://health", { title: "Health report", description: "pg_monitor_health: each check ok/warn/critical with a reason", mimeType: TEXT }, (uri) =>
-    read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql, ctx.config))),
+    read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql, ctx.config, await viewerOf(ctx.principal)))),
   );
 
   // Code mode's whole API as TypeScript, for the tools this caller may use (the pg_execute_code listing only names the core).

@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Config } from "../config";
 import type { DbSession } from "../db/session";
 import { openSession } from "../db/session";
+import { sessionName } from "../db/tags";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
 import { ALL_TOOLS } from "../tools";
@@ -168,7 +169,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,

@@ -12,6 +12,7 @@
  * db/posture.ts). Layers 2 and 3 hold for whatever layer 1 misses.
  */
 import { splitStatements, type SqlStatement, type Token } from "./lexer";
+import { FUNCTION_CLASSES, functionCalls, functionClass, type FunctionClass } from "./functions";
 
 export type ReadOnlyVerdict =
   | { ok: true; statement: SqlStatement }
@@ -22,61 +23,17 @@ const READ_STARTS = new Set(["select", "with", "values", "table", "show", "expla
 
 /**
  * Classes of functions a read refuses, each with the reason a READ ONLY
- * transaction does not stop it. This is the first layer, for a clear message;
- * it is not the boundary. The boundary is the read role (SET LOCAL ROLE: no
- * superuser, no server-file, program or signal roles, SELECT only), the READ
- * ONLY transaction that is always rolled back, and the end-of-read release of
- * session-level locks. A class here must say why, not list every spelling:
- * names are matched after U& escapes are decoded, schema prefixes ignored.
+ * transaction does not stop it: every class of FUNCTION_CLASSES (functions.ts,
+ * shared with the effect classifier). This is the first layer, for a clear
+ * message; it is not the boundary. The boundary is the read role (SET LOCAL
+ * ROLE: no superuser, no server-file, program or signal roles, SELECT only),
+ * the READ ONLY transaction that is always rolled back, and the end-of-read
+ * release of session-level locks.
  */
-export const REFUSED_FUNCTION_CLASSES: readonly { name: string; why: string; matches: (fn: string) => boolean }[] = [
-  {
-    name: "executes SQL given as text",
-    why: "it runs a query from a string, hiding every call inside it from this check",
-    matches: (f) => /^(query|cursor|table|schema|database)_to_xml/.test(f) || /^dblink/.test(f) || f === "ts_stat" || f === "ts_rewrite" || /^crosstab\d*$/.test(f) || f === "connectby",
-  },
-  {
-    name: "server files, directories, logs and WAL",
-    why: "it reads or lists files on the database server",
-    matches: (f) => /^pg_(read_file|read_binary_file|stat_file|ls_|file_|logdir_ls|current_logfile|walfile_name|split_walfile_name|wal_replay_|switch_wal|create_restore_point|backup_)/.test(f),
-  },
-  {
-    name: "large objects",
-    why: "large objects are files in the database with their own import/export to the server's file system",
-    matches: (f) => /^lo_/.test(f) || f === "loread" || f === "lowrite",
-  },
-  {
-    name: "statistics resets",
-    why: "it erases server-wide statistics, which no rollback restores",
-    matches: (f) => /^pg_stat_.*reset/.test(f) || f === "pg_stat_statements_reset",
-  },
-  {
-    name: "configuration and server control",
-    why: "it changes settings or the server's state (reload, log rotation, promotion)",
-    matches: (f) => f === "set_config" || /^pg_(reload_conf|rotate_logfile|promote|log_backend_memory_contexts|log_standby_snapshot)$/.test(f),
-  },
-  {
-    name: "signals to other backends",
-    why: "it cancels or ends another session",
-    matches: (f) => /^pg_(terminate|cancel|signal)_backend$/.test(f),
-  },
-  {
-    name: "locks that outlive the statement",
-    why: "session-level advisory locks survive ROLLBACK and block other sessions",
-    matches: (f) => /^pg_(try_)?advisory_/.test(f),
-  },
-  {
-    name: "replication and notifications",
-    why: "it sends to other sessions or changes replication state, outside the transaction",
-    matches: (f) => f === "pg_notify" || /^pg_logical_/.test(f) || /replication_(slot|origin)/.test(f) || f === "pg_sync_replication_slots",
-  },
-];
+export const REFUSED_FUNCTION_CLASSES: readonly FunctionClass[] = FUNCTION_CLASSES;
 
 /** The class a function name falls in, if it is refused in a read. */
-export function refusedFunctionClass(fn: string): (typeof REFUSED_FUNCTION_CLASSES)[number] | undefined {
-  const name = fn.toLowerCase();
-  return REFUSED_FUNCTION_CLASSES.find((c) => c.matches(name));
-}
+export const refusedFunctionClass = functionClass;
 
 /** Verbs that make a CTE or EXPLAIN ANALYZE write: `INSERT INTO`, `UPDATE x SET`, `DELETE FROM`, `MERGE INTO`. */
 function findWriteVerb(tokens: Token[]): string | undefined {
@@ -96,12 +53,9 @@ function findWriteVerb(tokens: Token[]): string | undefined {
 }
 
 function findForbiddenCall(tokens: Token[]): { fn: string; why: string } | undefined {
-  for (let k = 0; k < tokens.length - 1; k++) {
-    const t = tokens[k]!;
-    if ((t.kind === "word" || t.kind === "ident") && tokens[k + 1]!.kind === "lparen") {
-      const refused = refusedFunctionClass(t.value);
-      if (refused) return { fn: t.value, why: refused.why };
-    }
+  for (const call of functionCalls(tokens)) {
+    const refused = functionClass(call.fn);
+    if (refused) return { fn: call.fn, why: refused.why };
   }
   return undefined;
 }

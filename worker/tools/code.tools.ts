@@ -16,7 +16,8 @@ import { splitStatements, SqlSyntaxError, type SqlStatement } from "../sql/lexer
 import { checkReadOnly } from "../sql/readonly";
 import { int } from "./catalog";
 import { ToolError } from "./errors";
-import { WRITE, defineTool } from "./registry";
+import { WRITE, defineTool, type ToolContext } from "./registry";
+import { requireEffectScope } from "./query.tools";
 
 const MAX_STATEMENTS = 500;
 const DEFAULT_ROWS_PER_STATEMENT = 20;
@@ -82,7 +83,7 @@ function statementLabel(script: string, statements: SqlStatement[], index: numbe
 }
 
 /** Refuses, before anything runs, what a script may not contain. */
-function checkStatements(script: string, statements: SqlStatement[], opts: { transaction: boolean; readOnly: boolean }): void {
+function checkStatements(script: string, statements: SqlStatement[], opts: { transaction: boolean; readOnly: boolean }, ctx: Pick<ToolContext, "principal" | "config">): void {
   statements.forEach((st, i) => {
     const first = st.tokens[0]!;
     const words = st.tokens.slice(0, 5).map((t) => t.value.toLowerCase());
@@ -99,6 +100,12 @@ function checkStatements(script: string, statements: SqlStatement[], opts: { tra
     if (opts.readOnly) {
       const verdict = checkReadOnly(st.text);
       if (!verdict.ok) throw new ToolError("read_only", `${where()}: ${verdict.reason}`, "readOnly: true runs reads only");
+    }
+    try {
+      requireEffectScope(st, ctx, "pg_code_run_sql_script");
+    } catch (e) {
+      if (e instanceof ToolError) throw new ToolError(e.code, `${where()}: ${e.message}`, e.hint);
+      throw e;
     }
     if (opts.transaction && needsOwnTransaction(words)) {
       throw new ToolError("cannot_run_in_transaction", `${where()}: ${words.slice(0, 2).join(" ").toUpperCase()} cannot run inside a transaction block`, "run it with transaction: false");
@@ -157,7 +164,7 @@ export const codeRunSqlScript = defineTool({
     if (statements.length > MAX_STATEMENTS) throw new ToolError("too_many_statements", `the script has ${statements.length} statements; at most ${MAX_STATEMENTS} per call`, "split it into several calls");
     const transaction = args.transaction ?? false;
     const readOnly = args.readOnly ?? false;
-    checkStatements(args.sql, statements, { transaction, readOnly });
+    checkStatements(args.sql, statements, { transaction, readOnly }, ctx);
 
     const limits = {
       maxRows: args.maxRows ?? DEFAULT_ROWS_PER_STATEMENT,

@@ -20,12 +20,35 @@ import { describePosture, knownPosture, learnPosture, type Posture } from "../db
 import { quoteIdent } from "../sql/ident";
 import { LOCKED_CTE, PagedRows, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
 import { ToolError } from "./errors";
-import { READ, defineTool } from "./registry";
+import { READ, defineTool, scopeAllows, type ToolContext } from "./registry";
+import { callerPattern } from "../db/tags";
+import type { Principal } from "../auth/principal";
 import { USER_SCHEMA_SQL } from "./schema.tools";
 
 /** Query text shown per session or statement; pg_query_read on the view gives it whole. */
 const QUERY_CHARS = 300;
 const seconds = (col: string) => `round(extract(epoch from now() - ${col})::numeric, 1)::float8`;
+
+// ---- who may see which sessions ---------------------------------------------
+
+/**
+ * Sessions are private: an admin sees every session; anyone else sees its own
+ * (matched by the caller tag in application_name, see db/tags.ts) and of the
+ * rest only counts. No pid, query, user or address of another caller's work.
+ */
+export type Viewer = { admin: true } | { admin: false; own: string };
+
+export async function viewerOf(principal: Principal): Promise<Viewer> {
+  return scopeAllows(principal.scopes, "admin") ? { admin: true } : { admin: false, own: await callerPattern(principal.id) };
+}
+
+const OTHERS_HIDDEN = "listing other callers' and applications' sessions needs the admin scope";
+
+async function othersNote(ctx: ToolContext, viewer: Viewer, where: string): Promise<string> {
+  if (viewer.admin) return "";
+  const [r] = await ctx.sql.rows<{ n: number }>(`select count(*)::int as n from pg_stat_activity where pid <> pg_backend_pid() and ${where} and application_name not like $1`, [viewer.own]);
+  return r!.n ? `\n(${r!.n} session(s) of others not shown: ${OTHERS_HIDDEN})` : "";
+}
 
 // ---- health --------------------------------------------------------------
 
@@ -79,7 +102,8 @@ interface Activity {
   pids: number[] | null;
 }
 
-function evaluate(h: Row): Check[] {
+function evaluate(h: Row, viewer: Viewer): Check[] {
+  const pids = (a: Activity) => (viewer.admin ? ` (pids ${a.pids?.join(",")})` : "");
   const checks: Check[] = [];
   const add = (check: string, status: Status, value: unknown, reason: string) => checks.push({ check, status, value, reason });
 
@@ -108,7 +132,7 @@ function evaluate(h: Row): Check[] {
     "long_running",
     long.n === 0 ? "ok" : (long.max_s ?? 0) > LONG_QUERY_CRITICAL_S ? "critical" : "warn",
     long.n,
-    long.n === 0 ? `no query running over ${LONG_QUERY_WARN_S}s` : `${long.n} running over ${LONG_QUERY_WARN_S}s, longest ${long.max_s}s (pids ${long.pids?.join(",")})`,
+    long.n === 0 ? `no query running over ${LONG_QUERY_WARN_S}s` : `${long.n} running over ${LONG_QUERY_WARN_S}s, longest ${long.max_s}s${pids(long)}`,
   );
 
   const idle = h.idle_in_tx as Activity;
@@ -116,7 +140,7 @@ function evaluate(h: Row): Check[] {
     "idle_in_transaction",
     idle.n === 0 ? "ok" : (idle.max_s ?? 0) > IDLE_TX_CRITICAL_S ? "critical" : "warn",
     idle.n,
-    idle.n === 0 ? `no session idle in a transaction over ${IDLE_TX_WARN_S}s` : `${idle.n} idle in a transaction over ${IDLE_TX_WARN_S}s, longest ${idle.max_s}s (pids ${idle.pids?.join(",")}): they hold locks and hold back vacuum`,
+    idle.n === 0 ? `no session idle in a transaction over ${IDLE_TX_WARN_S}s` : `${idle.n} idle in a transaction over ${IDLE_TX_WARN_S}s, longest ${idle.max_s}s${pids(idle)}: they hold locks and hold back vacuum`,
   );
 
   const blocked = h.blocked as Activity;
@@ -124,7 +148,7 @@ function evaluate(h: Row): Check[] {
     "blocked",
     blocked.n === 0 ? "ok" : (blocked.max_s ?? 0) > BLOCKED_CRITICAL_S ? "critical" : "warn",
     blocked.n,
-    blocked.n === 0 ? "no session waits on a lock held by another" : `${blocked.n} blocked (pids ${blocked.pids?.join(",")}); see pg_monitor_locks`,
+    blocked.n === 0 ? "no session waits on a lock held by another" : `${blocked.n} blocked${pids(blocked)}; see pg_monitor_locks`,
   );
 
   const invalid = (h.invalid_indexes as string[] | null) ?? [];
@@ -168,10 +192,10 @@ function postureCheck(p: Posture): Check {
 }
 
 /** The health report: shared with the health resource. */
-export async function healthReport(sql: SqlExecutor, config: Config): Promise<{ status: Status; checks: Check[] }> {
+export async function healthReport(sql: SqlExecutor, config: Config, viewer: Viewer): Promise<{ status: Status; checks: Check[] }> {
   const version = await serverVersion(sql);
   const [h] = await sql.rows(healthSql(version));
-  const checks = [postureCheck(await rolePosture(sql, config)), ...evaluate(h!)];
+  const checks = [postureCheck(await rolePosture(sql, config)), ...evaluate(h!, viewer)];
   const status = checks.reduce<Status>((w, c) => (STATUS_RANK[c.status] > STATUS_RANK[w] ? c.status : w), "ok");
   return { status, checks };
 }
@@ -190,7 +214,7 @@ export const monitorHealth = defineTool({
   output: z.object({ status: z.string(), checks: z.array(z.object({ check: z.string(), status: z.string(), value: z.unknown(), reason: z.string() })) }),
   annotations: READ,
   async handler(_args, ctx) {
-    const r = await healthReport(ctx.sql, ctx.config);
+    const r = await healthReport(ctx.sql, ctx.config, await viewerOf(ctx.principal));
     return { structured: r, text: renderHealth(r) };
   },
 });
@@ -207,9 +231,14 @@ export const monitorConnections = defineTool({
   output: z.object({ total: z.number(), max: z.number(), rows: z.array(z.record(z.string(), z.unknown())) }),
   annotations: READ,
   async handler(_args, ctx) {
-    const rows = await ctx.sql.rows(`select datname as database, usename as user, application_name as app, client_addr::text as client, coalesce(state, '?') as state,
+    const viewer = await viewerOf(ctx.principal);
+    // Counts for everyone; which application and address they come from only for an admin.
+    const rows = viewer.admin
+      ? await ctx.sql.rows(`select datname as database, usename as user, application_name as app, client_addr::text as client, coalesce(state, '?') as state,
   count(*)::int as n, max(${seconds("backend_start")}) as oldest_s
-from pg_stat_activity where backend_type = 'client backend' group by 1, 2, 3, 4, 5 order by n desc, 1, 2, 3, 4, 5`);
+from pg_stat_activity where backend_type = 'client backend' group by 1, 2, 3, 4, 5 order by n desc, 1, 2, 3, 4, 5`)
+      : await ctx.sql.rows(`select datname as database, usename as user, coalesce(state, '?') as state, count(*)::int as n
+from pg_stat_activity where backend_type = 'client backend' group by 1, 2, 3 order by n desc, 1, 2, 3`);
     const [m] = await ctx.sql.rows<{ max: number }>("select current_setting('max_connections')::int as max");
     const total = rows.reduce((s, r) => s + (r.n as number), 0);
     return { structured: { total, max: m!.max, rows }, text: `${total} of max_connections ${m!.max}\n${renderRows(rows)}` };
@@ -237,14 +266,18 @@ export const monitorActivity = defineTool({
       idle_in_transaction: "state like 'idle in transaction%'",
       all: "true",
     }[args.state ?? "default"];
+    const viewer = await viewerOf(ctx.principal);
     const query = `select pid, usename as user, datname as db, application_name as app, client_addr::text as client, backend_type as type, state,
   wait_event_type || ':' || wait_event as wait, ${seconds("xact_start")} as xact_s, ${seconds("query_start")} as query_s, ${seconds("state_change")} as state_s,
   pg_blocking_pids(pid) as blocked_by, left(query, $1) as query
 from pg_stat_activity
 where pid <> pg_backend_pid() and ${stateSql} and ($2::float8 is null or now() - query_start >= make_interval(secs => $2))
+  and ($3::text is null or application_name like $3)
 order by query_start nulls last, pid`;
-    const { rows, nextOffset } = await pagedRows(ctx.sql, query, [QUERY_CHARS, args.minSeconds ?? null], args);
-    return { structured: { rows, ...(nextOffset !== undefined ? { nextOffset } : {}) }, text: renderRows(rows, undefined, nextOffset) };
+    const own = viewer.admin ? null : viewer.own;
+    const { rows, nextOffset } = await pagedRows(ctx.sql, query, [QUERY_CHARS, args.minSeconds ?? null, own], args);
+    const note = await othersNote(ctx, viewer, stateSql);
+    return { structured: { rows, ...(nextOffset !== undefined ? { nextOffset } : {}) }, text: renderRows(rows, undefined, nextOffset) + note };
   },
 });
 
@@ -341,10 +374,16 @@ export const monitorLocks = defineTool({
   output: z.object({ blocked: z.number(), tree: z.array(z.unknown()) }),
   annotations: READ,
   async handler(_args, ctx) {
-    const rows = (await ctx.sql.rows(LOCKS, [QUERY_CHARS])) as unknown as LockNode[];
+    const viewer = await viewerOf(ctx.principal);
+    const all = (await ctx.sql.rows(LOCKS, [QUERY_CHARS])) as unknown as (LockNode & { app?: string })[];
+    // Not an admin: its own sessions only, and who blocks them as a count, not as pids.
+    const ownPids = viewer.admin ? undefined : new Set((await ctx.sql.rows<{ pid: number }>("select pid from pg_stat_activity where application_name like $1", [viewer.own])).map((r) => r.pid));
+    const rows = ownPids ? all.filter((r) => ownPids.has(r.pid)).map((r) => ({ ...r, blocked_by: r.blocked_by.filter((p) => ownPids.has(p)), blocked_by_others: r.blocked_by.filter((p) => !ownPids.has(p)).length })) : all;
     const tree = lockTree(rows);
-    const blocked = rows.filter((r) => r.blocked_by.length > 0).length;
-    return { structured: { blocked, tree }, text: blocked === 0 ? "no session is waiting on a lock" : renderTree(tree).join("\n") };
+    const blocked = rows.filter((r) => r.blocked_by.length > 0 || ("blocked_by_others" in r && (r.blocked_by_others as number) > 0)).length;
+    const hidden = ownPids ? all.length - rows.length : 0;
+    const note = hidden ? `\n(${hidden} session(s) of others involved in lock waits not shown: ${OTHERS_HIDDEN})` : "";
+    return { structured: { blocked, tree }, text: (blocked === 0 ? (viewer.admin ? "no session is waiting on a lock" : "no session of yours is waiting on a lock") : renderTree(tree).join("\n")) + note };
   },
 });
 

@@ -6,10 +6,11 @@
 import { z } from "zod";
 import { splitStatements, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
+import { checkEffects } from "../sql/effects";
 import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
-import { READ, WRITE, defineTool, scopeAllows } from "./registry";
+import { READ, WRITE, defineTool, scopeAllows, type ToolContext } from "./registry";
 
 /** Bind parameter values: any JSON value (arrays bind as PostgreSQL arrays, objects as json text). */
 export const paramsSchema = z.array(z.unknown()).max(1000).optional().describe("Values for $1, $2, ...");
@@ -26,6 +27,16 @@ function oneStatement(sql: string): SqlStatement {
   if (statements.length === 0) throw new ToolError("empty_statement", "the statement is empty");
   if (statements.length > 1) throw new ToolError("multiple_statements", `expected one statement, got ${statements.length}`, "send statements one per call, or use a transaction (pg_tx_begin) or pg_code_run_sql_script");
   return statements[0]!;
+}
+
+/**
+ * Scope by effect: a statement whose effect is on the server (configuration,
+ * other sessions, roles, extensions) needs the admin scope whatever tool
+ * carries it, and ALTER SYSTEM needs ALLOW_ALTER_SYSTEM (see sql/effects.ts).
+ */
+export function requireEffectScope(sql: string | SqlStatement, ctx: Pick<ToolContext, "principal" | "config">, tool: string): void {
+  const v = checkEffects(sql, { admin: scopeAllows(ctx.principal.scopes, "admin"), allowAlterSystem: ctx.config.allowAlterSystem, tool });
+  if (!v.ok) throw new ToolError(v.code, v.message, v.hint);
 }
 
 const TX_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"]);
@@ -72,6 +83,7 @@ export const queryWrite = defineTool({
       // COPY ... TO/FROM a file or PROGRAM runs on the database server with its privileges; STDIN/STDOUT have no stream here.
       throw new ToolError("copy_not_supported", "COPY is not run by this server", "use INSERT ... SELECT / INSERT with params, or pg_query_read to read rows");
     }
+    requireEffectScope(statement, ctx, "pg_query_write");
     const params = bindValues(args.params);
     const rs = needsOwnTransaction(words) ? await ctx.sql.standalone(args.sql, params) : await ctx.sql.write(args.sql, params);
     return { structured: rs, text: renderRowSet(rs) };
@@ -142,6 +154,7 @@ export const queryExplain = defineTool({
     // A write explained without ANALYZE is not executed, so READ ONLY holds. With ANALYZE it runs, then is rolled back.
     const readOnly = read.ok || !args.analyze;
     if (!read.ok && read.refusedFunction) throw new ToolError("read_only", `pg_query_explain refused the statement: ${read.reason}`);
+    if (args.analyze) requireEffectScope(statement, ctx, "pg_query_explain");
     if (!readOnly && !scopeAllows(ctx.principal.scopes, "write")) {
       throw new ToolError("insufficient_scope", "EXPLAIN ANALYZE executes the statement, and this one writes: it needs the write scope", "run it without analyze to see the plan");
     }

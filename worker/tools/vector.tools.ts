@@ -88,7 +88,7 @@ from (select to_regclass($1) as oid) c left join pg_extension e on e.extname = '
 /** What a server without pgvector answers, for every tool of the group. */
 export function pgvectorMissing(available: boolean): ToolError {
   return available
-    ? new ToolError("extension_missing", "the pgvector extension (vector) is not installed in this database", "enable it with CREATE EXTENSION vector (e.g. through pg_query_write; needs the CREATE privilege on the database)")
+    ? new ToolError("extension_missing", "the pgvector extension (vector) is not installed in this database", "enable it with CREATE EXTENSION vector (an admin key through pg_query_write, or the database owner; needs the CREATE privilege on the database)")
     : new ToolError("extension_missing", "the pgvector extension (vector) is not available on this server: it is not in pg_available_extensions", "install pgvector on the PostgreSQL server (or use a provider that ships it), then run CREATE EXTENSION vector");
 }
 

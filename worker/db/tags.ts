@@ -1,0 +1,35 @@
+/**
+ * What our sessions are called in pg_stat_activity. application_name is
+ * readable by every role on the server (even for other roles' sessions), so
+ * it never carries a transaction id or anything else that grants access:
+ * only short one-way tags, enough for a caller to find its own sessions and
+ * for an operator to tell callers apart.
+ *
+ *   pg-mcp by <caller>               one call
+ *   pg-mcp code by <caller>          a program's calls
+ *   pg-mcp tx <tx> by <caller>       a held transaction
+ */
+const TAG_HEX = 12;
+
+async function tag(kind: string, value: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`pg-mcp ${kind}:${value}`));
+  return [...new Uint8Array(digest)].slice(0, TAG_HEX / 2).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The caller's tag: the same for every session of one principal. */
+export const callerTag = (principalId: string) => tag("caller", principalId);
+
+/** A held transaction's tag: lets an operator match a session to a transaction it already knows, never the reverse. */
+export const txTag = (txId: string) => tag("tx", txId);
+
+export async function sessionName(kind: "call" | "code" | { tx: string }, principalId: string): Promise<string> {
+  const by = `by ${await callerTag(principalId)}`;
+  if (kind === "call") return `pg-mcp ${by}`;
+  if (kind === "code") return `pg-mcp code ${by}`;
+  return `pg-mcp tx ${await txTag(kind.tx)} ${by}`;
+}
+
+/** A LIKE pattern matching every session of one caller. */
+export async function callerPattern(principalId: string): Promise<string> {
+  return `pg-mcp % by ${await callerTag(principalId)}`;
+}
