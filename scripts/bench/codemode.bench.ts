@@ -17,7 +17,7 @@
 import pg from "pg";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ms, percentile, startStack, table } from "./harness";
+import { ms, percentile, startStack, table, time } from "./harness";
 
 const TABLES = Number(process.env.BENCH_TABLES ?? 120);
 const bytes = (v: unknown) => Buffer.byteLength(typeof v === "string" ? v : JSON.stringify(v));
@@ -121,18 +121,8 @@ try {
   const aggSame = JSON.stringify(topDirect) === JSON.stringify(aggCode.result);
 
   // ---- isolate start ------------------------------------------------------------
-  const sample = async (fn: () => Promise<unknown>, n: number) => {
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const s = performance.now();
-      await fn();
-      out.push(performance.now() - s);
-    }
-    return out;
-  };
-  await sample(() => client.callTool({ name: "pg_execute_code", arguments: { code: "return 1" } }), 5);
-  const start = await sample(() => client.callTool({ name: "pg_execute_code", arguments: { code: "return 1" } }), 30);
-  const ping = await sample(() => client.callTool({ name: "pg_query_read", arguments: { sql: "select 1" } }), 30);
+  const start = await time(() => client.callTool({ name: "pg_execute_code", arguments: { code: "return 1" } }), 30, 5);
+  const ping = await time(() => client.callTool({ name: "pg_query_read", arguments: { sql: "select 1" } }), 30, 5);
 
   const row = (label: string, d: { s: { bytes: number; calls: number } }, directMs: number, code: { wall: number; bytes: number; dbCalls: number }, same: boolean) => [
     [`${label}: direct tool calls`, ms(directMs), String(d.s.calls), String(d.s.bytes), ""],
