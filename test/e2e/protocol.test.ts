@@ -70,3 +70,67 @@ describe("protocol versions", () => {
     });
   }
 });
+
+describe("MCP 2026-07-28: stateless, no initialize", () => {
+  const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "raw-2026", version: "1" } };
+  async function modern(method: string, params: Record<string, unknown>, name?: string) {
+    const res = await fetch(mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...(name ? { "mcp-name": name } : {}) },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: META } }),
+    });
+    const raw = await res.text();
+    const data = raw.includes("data:") ? raw.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5))).find((m) => m.id !== undefined) : raw ? JSON.parse(raw) : undefined;
+    return { status: res.status, json: data };
+  }
+
+  it("server/discover answers without a session", async () => {
+    const r = await modern("server/discover", {});
+    expect(r.status).toBe(200);
+    expect(r.json.result.supportedVersions).toContain("2026-07-28");
+    expect(r.json.result.capabilities.tools).toBeDefined();
+  });
+
+  it("tools/list and tools/call answer without initialize", async () => {
+    const list = await modern("tools/list", {});
+    expect(list.status).toBe(200);
+    expect(list.json.result.tools.map((t: { name: string }) => t.name)).toContain("pg_query_read");
+    const call = await modern("tools/call", { name: "pg_query_read", arguments: { sql: "select 2026 as y" } }, "pg_query_read");
+    expect(call.status).toBe(200);
+    expect(call.json.result.structuredContent.rows).toEqual([[2026]]);
+  });
+});
+
+describe("JSON when the client asks for JSON only", () => {
+  const jsonOnly = { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-11-25" };
+
+  it("initialize and tools/call answer application/json, not 406", async () => {
+    for (const body of [
+      { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "curl", version: "1" } } },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: "select 5 as n" } } },
+    ]) {
+      const res = await fetch(mcpUrl, { method: "POST", headers: jsonOnly, body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      const json = await res.json();
+      expect(json.id).toBe(body.id);
+      if (body.method === "tools/call") expect(json.result.structuredContent.rows).toEqual([[5]]);
+      else expect(json.result.protocolVersion).toBe("2025-11-25");
+    }
+  });
+
+  it("a notification gets 202 with no body", async () => {
+    const res = await fetch(mcpUrl, { method: "POST", headers: jsonOnly, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+    expect(res.status).toBe(202);
+  });
+
+  it("curl with a bearer key works against an authenticated deployment", async () => {
+    const res = await fetch(inject("authMcpUrl"), {
+      method: "POST",
+      headers: { ...jsonOnly, authorization: `Bearer ${inject("apiKeys").read}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: "select 1 as one" } } }),
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).result.structuredContent.rows).toEqual([[1]]);
+  });
+});

@@ -40,10 +40,62 @@ function handlerFor(config: Config) {
  * then the transport).
  */
 export function handleMcp(request: Request, raw: string | undefined, parsedBody: unknown, rc: RequestContext): Promise<Response> {
+  if (acceptsJsonOnly(request)) return asJson(serve(withSseAccepted(request, raw), raw, parsedBody, rc));
+  return serve(request, raw, parsedBody, rc);
+}
+
+function serve(request: Request, raw: string | undefined, parsedBody: unknown, rc: RequestContext): Promise<Response> {
   const handler = handlerFor(rc.config);
   if (raw !== undefined && parsedBody === undefined) {
     // Unparseable: hand the SDK the text so it answers with its JSON-RPC parse error.
     return requestContext.run(rc, () => handler.fetch(new Request(request, { body: raw })));
   }
   return requestContext.run(rc, () => handler.fetch(request, parsedBody === undefined ? undefined : { parsedBody }));
+}
+
+/**
+ * A POST whose Accept names JSON but not SSE (curl, and 2025-era clients
+ * that never stream): the transport answers such clients with 406, yet a
+ * stateless server's answer to one request is one message. Serve it as
+ * usual and hand back the JSON-RPC response as plain JSON.
+ */
+function acceptsJsonOnly(request: Request): boolean {
+  if (request.method !== "POST") return false;
+  const accept = (request.headers.get("accept") ?? "").toLowerCase();
+  return accept.includes("application/json") && !accept.includes("text/event-stream");
+}
+
+/** The same request accepting SSE too; its body (already read by the caller) is given again. */
+function withSseAccepted(request: Request, raw: string | undefined): Request {
+  const headers = new Headers(request.headers);
+  headers.set("accept", "application/json, text/event-stream");
+  return new Request(request.url, { method: request.method, headers, body: raw ?? null, signal: request.signal });
+}
+
+/** The SSE answer to one POST as a JSON body: its JSON-RPC responses (one, or an array when there were several). */
+async function asJson(pending: Promise<Response>): Promise<Response> {
+  const response = await pending;
+  if (!(response.headers.get("content-type") ?? "").includes("text/event-stream") || !response.body) return response;
+  const text = await response.text();
+  const messages: unknown[] = [];
+  for (const event of text.split(/\r?\n\r?\n/)) {
+    const data = event
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5).trimStart())
+      .join("\n");
+    if (!data) continue;
+    try {
+      const message = JSON.parse(data) as { id?: unknown; result?: unknown; error?: unknown };
+      // Notifications (progress, logs) have no place in a single JSON answer.
+      if (message && message.id !== undefined && ("result" in message || "error" in message)) messages.push(message);
+    } catch {
+      // Not JSON-RPC (a keep-alive comment): skip.
+    }
+  }
+  const headers = new Headers(response.headers);
+  headers.set("content-type", "application/json");
+  headers.delete("content-length");
+  if (messages.length === 0) return new Response(null, { status: 202, headers });
+  return new Response(JSON.stringify(messages.length === 1 ? messages[0] : messages), { status: response.status, headers });
 }
