@@ -12,32 +12,70 @@ import { z } from "zod";
 import { ApiKeyRecordSchema, SCOPES, duplicateKeyProblem, keyPrincipalId, type ApiKeyRecord } from "../worker/auth/api-key-record";
 import { generateApiKey, sha256Hex } from "../worker/auth/api-keys";
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { name: { type: "string" }, scopes: { type: "string", default: "read" }, keys: { type: "string", default: "[]" } },
-});
-const command = positionals[0];
-const existing: ApiKeyRecord[] = z.array(ApiKeyRecordSchema).parse(JSON.parse(values.keys!));
-// The Worker refuses to start on these; say so before they are deployed.
-const duplicate = duplicateKeyProblem(existing);
-if (duplicate && positionals[0] !== "revoke") throw new Error(`${duplicate}; fix --keys first`);
+/** A mistake in the command line: said in one line, no stack trace, exit 2. */
+class UsageError extends Error {}
+const USAGE = "usage: npm run keys -- create --name NAME --scopes read,write [--keys JSON] | revoke --name NAME --keys JSON";
 
-if (command === "create") {
-  if (!values.name) throw new Error("--name is required");
-  if (existing.some((k) => k.name === values.name)) throw new Error(`a key named ${values.name} exists; revoke it first or pick another name`);
-  const scopes = values.scopes!.split(",").map((s) => s.trim());
-  for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new Error(`unknown scope ${s}; use ${SCOPES.join(", ")}`);
+function main(): void {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { name: { type: "string" }, scopes: { type: "string", default: "read" }, keys: { type: "string", default: "[]" } },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { positionals, values } = parsed;
+  const command = positionals[0];
+  const existing = currentKeys(values.keys!);
+  // The Worker refuses to start on these; say so before they are deployed.
+  const duplicate = duplicateKeyProblem(existing);
+  if (duplicate && command !== "revoke") throw new UsageError(`${duplicate}; fix --keys first`);
+
+  if (command === "create") {
+    if (!values.name) throw new UsageError("--name is required");
+    if (existing.some((k) => k.name === values.name)) throw new UsageError(`a key named ${values.name} exists; revoke it first or pick another name`);
+    const scopes = values.scopes!.split(",").map((s) => s.trim());
+    for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) throw new UsageError(`unknown scope ${s}; use ${SCOPES.join(", ")}`);
+    return void create(values.name, scopes as ApiKeyRecord["scopes"], existing);
+  }
+  if (command === "revoke") {
+    if (!values.name) throw new UsageError("--name is required");
+    const kept = existing.filter((k) => k.name !== values.name);
+    if (kept.length === existing.length) throw new UsageError(`no key named ${values.name}`);
+    console.log(JSON.stringify(kept));
+    return;
+  }
+  throw new UsageError(USAGE);
+}
+
+/** --keys: the current API_KEYS JSON. Empty (the first key, `--keys "$CURRENT_API_KEYS"` with nothing set yet) means none. */
+function currentKeys(raw: string): ApiKeyRecord[] {
+  if (raw.trim() === "") return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new UsageError("--keys is not JSON: pass the current API_KEYS value (a JSON array), or nothing for the first key");
+  }
+  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
+  if (!parsed.success) throw new UsageError(`--keys is not a valid API_KEYS value: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+async function create(name: string, scopes: ApiKeyRecord["scopes"], existing: ApiKeyRecord[]): Promise<void> {
   const key = generateApiKey();
-  const record: ApiKeyRecord = { name: values.name, hash: await sha256Hex(key), scopes: scopes as ApiKeyRecord["scopes"] };
+  const record: ApiKeyRecord = { name, hash: await sha256Hex(key), scopes };
   console.log(`Identity: ${keyPrincipalId(record)} (transactions, rate limits and the audit log use this, not the name)`);
-  console.log(`API key for ${values.name} (shown once; give it to the client as "Authorization: Bearer <key>"):\n\n  ${key}\n`);
+  console.log(`API key for ${name} (shown once; give it to the client as "Authorization: Bearer <key>"):\n\n  ${key}\n`);
   console.log(`New API_KEYS value (store it with: npx wrangler secret put API_KEYS):\n\n${JSON.stringify([...existing, record])}\n`);
-} else if (command === "revoke") {
-  if (!values.name) throw new Error("--name is required");
-  const kept = existing.filter((k) => k.name !== values.name);
-  if (kept.length === existing.length) throw new Error(`no key named ${values.name}`);
-  console.log(JSON.stringify(kept));
-} else {
-  console.error("usage: npm run keys -- create --name NAME --scopes read,write [--keys JSON] | revoke --name NAME --keys JSON");
-  process.exit(2);
+}
+
+try {
+  main();
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  console.error(`error: ${e.message}`);
+  process.exitCode = 2;
 }
