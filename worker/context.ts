@@ -11,7 +11,7 @@ import type { ToolErrorInfo } from "./tools/errors";
 /** The outcome of one tool call before it becomes an MCP result: code mode reads the structured parts. */
 export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: false; info: ToolErrorInfo; text: string };
 
-/** Runs a tool as `rc`'s caller with every check a direct call gets; unknown tools and invalid arguments throw. */
+/** Runs a tool as `rc`'s caller with every check a direct call gets; an unknown tool throws, invalid arguments are a ToolRun error. */
 export type ToolDispatch = (rc: RequestContext, name: string, args: unknown) => Promise<ToolRun>;
 
 export interface RequestContext {

@@ -174,7 +174,9 @@ describe("payload limits", () => {
 
   it("refuses too many bind parameters with a clear error", async () => {
     const client = await connectClient(authUrl(), { headers: bearer(keys().read) });
-    await expect(client.callTool({ name: "pg_query_read", arguments: { sql: "select 1", params: Array(1001).fill(1) } })).rejects.toThrow(/params/);
+    const r = await call(client, "pg_query_read", { sql: "select 1", params: Array(1001).fill(1) });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^ERROR invalid_arguments: Invalid arguments for tool pg_query_read: [\s\S]*→ at params/);
     await client.close();
   });
 });

@@ -154,7 +154,7 @@ describe("fuzzing /mcp", () => {
         }
         if (res.status === 413) return;
         const m = res.json;
-        if (m?.error?.code === -32602) invalidParams++;
+        if (m?.error?.code === -32602 || (m?.result?.isError && /^ERROR invalid_arguments: /.test(m.result.content?.[0]?.text ?? ""))) invalidParams++;
         else if (!m?.result || !Array.isArray(m.result.content)) failures.push(`unexpected answer for ${body.slice(0, 160)}: ${res.body.slice(0, 200)}`);
         else if (m.result.isError && /internal error/.test(m.result.content[0]?.text ?? "")) failures.push(`internal error for ${body.slice(0, 160)}: ${m.result.content[0].text.slice(0, 200)}`);
       },

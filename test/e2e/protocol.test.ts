@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { connectClient, rows, text } from "../support/mcp";
+import { call, connectClient, rows, text } from "../support/mcp";
 
 let client: Client;
 let mcpUrl: string;
@@ -39,8 +39,12 @@ describe("protocol errors", () => {
     ["params not an array", { sql: "select $1", params: "x" }],
   ];
   for (const [name, args] of invalid) {
-    it(`invalid arguments (${name}) are a JSON-RPC invalid-params error naming the field`, async () => {
-      await expect(client.callTool({ name: "pg_query_read", arguments: args })).rejects.toSatisfy((e) => e instanceof McpError && e.code === -32602 && /Invalid arguments for tool pg_query_read/.test(e.message));
+    it(`invalid arguments (${name}) are a tool error naming the field, so the model can retry (SEP-1303)`, async () => {
+      const r = await call(client, "pg_query_read", args);
+      expect(r.isError).toBe(true);
+      expect(r.structuredContent).toBeUndefined();
+      expect(text(r)).toMatch(/^ERROR invalid_arguments: Invalid arguments for tool pg_query_read: /);
+      expect(text(r)).toMatch(/→ at (sql|offset|limit|params)/);
     });
   }
 

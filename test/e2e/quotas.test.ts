@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type pg from "pg";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { call, connectClient, ok, rawText } from "../support/mcp";
+import { call, connectClient, ok, rawText, text } from "../support/mcp";
 import { MCP_HEADERS, raw, toolCall, type RawResponse } from "../support/http";
 import { observer, uniqueName } from "../support/db";
 import { waitFor } from "../support/wait";
@@ -126,14 +126,14 @@ describe("concurrency caps", () => {
 });
 
 describe("payload limits", () => {
-  it("SQL text: 100,000 characters pass, one more is an invalid-params error naming the limit", async () => {
+  it("SQL text: 100,000 characters pass, one more is an invalid-arguments error naming the limit", async () => {
     const client = await connectClient(url(), { headers: bearer(keys().read) });
     const exact = `select 1 --${"x".repeat(100_000 - "select 1 --".length)}`;
     expect(exact.length).toBe(100_000);
     expect((await ok<{ rows: unknown[][] }>(client, "pg_query_read", { sql: exact })).rows).toEqual([[1]]);
-    await expect(client.callTool({ name: "pg_query_read", arguments: { sql: `${exact}x` } })).rejects.toSatisfy(
-      (e) => e instanceof McpError && e.code === -32602 && /sql/.test(e.message) && /100000|100,000/.test(e.message),
-    );
+    const over = await call(client, "pg_query_read", { sql: `${exact}x` });
+    expect(over.isError).toBe(true);
+    expect(text(over)).toMatch(/^ERROR invalid_arguments: Invalid arguments for tool pg_query_read: .*(100000|100,000)[\s\S]*→ at sql/);
     await client.close();
   });
 

@@ -113,7 +113,7 @@ describe("pg_vector_upsert", () => {
       expect(r.isError, bad).toBe(true);
       expect(text(r), bad).toMatch(/^ERROR invalid_vector: rows\[0\]\.vector: element \d is not a finite number/);
     }
-    await expect(call(client, "pg_vector_upsert", { table: t, create: true, rows: [{ id: 1, vector: [1, Number.NaN, 3] }] })).rejects.toThrow(/rows\[0\]\.vector/);
+    expect(text(await call(client, "pg_vector_upsert", { table: t, create: true, rows: [{ id: 1, vector: [1, Number.NaN, 3] }] }))).toMatch(/^ERROR invalid_arguments: [\s\S]*rows\[0\]\.vector/);
     expect((await db.query("select to_regclass($1) as r", [t])).rows[0].r).toBeNull();
   });
 
@@ -191,7 +191,7 @@ describe("pg_vector_create_index", () => {
     expect(text(await call(client, "pg_vector_create_index", { table: t, method: "ivfflat", metric: "l1" }))).toMatch(/^ERROR feature_not_supported: IVFFlat has no operator class for vector with l1/);
     expect(text(await call(client, "pg_vector_create_index", { table: t, method: "hnsw", metric: "hamming" }))).toMatch(/^ERROR invalid_metric: metric hamming does not apply to vector columns/);
     expect(text(await call(client, "pg_vector_create_index", { table: t, method: "hnsw", lists: 4 }))).toMatch(/^ERROR invalid_option: lists is an IVFFlat option/);
-    await expect(call(client, "pg_vector_create_index", { table: t, method: "hnsw", m: 1000 })).rejects.toThrow(/must be from 2 to 100\s+→ at m/);
+    expect(text(await call(client, "pg_vector_create_index", { table: t, method: "hnsw", m: 1000 }))).toMatch(/^ERROR invalid_arguments: [\s\S]*must be from 2 to 100\s+→ at m/);
     expect(text(await call(client, "pg_vector_create_index", { table: `${t}_nope`, method: "hnsw" }))).toMatch(/^ERROR undefined_table/);
   });
 });
@@ -319,7 +319,7 @@ describe("pg_vector_search", () => {
     expect(text(await call(client, "pg_vector_search", { table: plainTable, vector: query, metric: "jaccard" }))).toMatch(/^ERROR invalid_metric/);
     expect(text(await call(client, "pg_vector_search", { table: plainTable, vector: query, filter: [{ column: "nope", op: "=", value: 1 }] }))).toMatch(/^ERROR 42703: column "nope" does not exist/);
     expect(text(await call(client, "pg_vector_search", { table: plainTable, vector: query, filter: [{ column: "id", op: "in", value: 3 }] }))).toMatch(/^ERROR invalid_filter: filter\[0\]: in needs a non-empty array/);
-    await expect(call(client, "pg_vector_search", { table: plainTable, vector: query, efSearch: 5000 })).rejects.toThrow(/must be from 1 to 1000\s+→ at efSearch/);
+    expect(text(await call(client, "pg_vector_search", { table: plainTable, vector: query, efSearch: 5000 }))).toMatch(/^ERROR invalid_arguments: [\s\S]*must be from 1 to 1000\s+→ at efSearch/);
   });
 });
 

@@ -99,8 +99,8 @@ function listing(config: Config, principal: Principal): { tools: ListedTool[] } 
 
 /**
  * Runs one tool call with every check a direct call gets (visibility by scope,
- * validation, the handler, audit). Unknown tools and invalid arguments are
- * protocol errors (thrown); everything after is a ToolRun.
+ * validation, the handler, audit). An unknown (or hidden) tool is a protocol
+ * error (thrown); everything after, invalid arguments included, is a ToolRun.
  */
 export async function runTool(rc: RequestContext, name: string, rawArgs: unknown): Promise<ToolRun> {
   const entry = getCatalog().byName.get(name);
@@ -111,7 +111,9 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
   }
   const parsed = entry!.input.safeParse(rawArgs ?? {});
   if (!parsed.success) {
-    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
+    // SEP-1303: arguments the model got wrong are a tool result it can read and retry, naming the field; not a protocol error.
+    const info = { code: "invalid_arguments", message: `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}` };
+    return { ok: false, info, text: formatError(info) };
   }
   const started = Date.now();
   const audited = shouldAudit(def, parsed.data);
