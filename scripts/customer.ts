@@ -3,7 +3,7 @@
  * checked with `wrangler deploy --dry-run` (offline), with the bundle size.
  * `npm run customer -- <name> --deploy` then deploys it for real.
  */
-import { readFileSync, mkdirSync, writeFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { execFileSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
@@ -16,10 +16,16 @@ import { customerConfig, headerComment, secretsFor } from "./customers/generate"
 const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 
+/** Cloudflare's Worker size limit, the same on every plan (current docs: 64 MiB; the old 3/10 MiB compressed limits are gone). */
+export const WORKER_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface BuiltCustomer {
   configPath: string;
+  /** Everything wrangler uploads (the script and its wasm, text and data modules), not index.js alone. */
   bundleBytes: number;
   gzipBytes: number;
+  /** How many files that is. */
+  modules: number;
   secrets: string[];
 }
 
@@ -35,8 +41,15 @@ export function buildCustomer(name: string, file = join(ROOT, "customers", `${na
   writeFileSync(configPath, headerComment(customer) + JSON.stringify(config, null, 2));
   const dist = join(outDir, "dist");
   execFileSync(WRANGLER, ["deploy", "--dry-run", "--config", configPath, "--outdir", dist], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-  const bundle = join(dist, "index.js");
-  return { config, configPath, bundleBytes: statSync(bundle).size, gzipBytes: gzipSync(readFileSync(bundle)).length, secrets: secretsFor(customer) };
+  const files = readdirSync(dist, { recursive: true, withFileTypes: true }).filter((f) => f.isFile() && !f.name.endsWith(".map") && f.name !== "README.md");
+  let bundleBytes = 0;
+  let gzipBytes = 0;
+  for (const f of files) {
+    const bytes = readFileSync(join(f.parentPath, f.name));
+    bundleBytes += bytes.length;
+    gzipBytes += gzipSync(bytes).length;
+  }
+  return { config, configPath, bundleBytes, gzipBytes, modules: files.length, secrets: secretsFor(customer) };
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
@@ -46,10 +59,15 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
     console.error("usage: npm run customer -- <name> [--deploy]   (reads customers/<name>.json)");
     process.exit(2);
   }
-  const built = buildCustomer(name);
-  const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  const file = join(ROOT, "customers", `${name}.json`);
+  if (!existsSync(file)) {
+    console.error(`error: no customer file ${relative(ROOT, file)} (copy one of customers/*.example.json and edit it)`);
+    process.exit(2);
+  }
+  const built = buildCustomer(name, file);
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
   console.log(`config: ${relative(ROOT, built.configPath)}`);
-  console.log(`bundle: ${kb(built.bundleBytes)}, ${kb(built.gzipBytes)} gzipped (Workers limit: 3 MiB gzipped on Free, 10 MiB on Paid)`);
+  console.log(`upload: ${mib(built.bundleBytes)} in ${built.modules} files (${mib(built.gzipBytes)} gzipped); Workers limit ${mib(WORKER_SIZE_LIMIT_BYTES)} per Worker on every plan`);
   console.log(`secrets to put: ${built.secrets.map((s) => `npx wrangler secret put ${s} --config ${relative(ROOT, built.configPath)}`).join("\n                ")}`);
   if (values.deploy) execFileSync(WRANGLER, ["deploy", "--config", built.configPath], { cwd: ROOT, stdio: "inherit" });
 }
