@@ -8,8 +8,7 @@
  * then revoke the old one.
  */
 import { parseArgs } from "node:util";
-import { z } from "zod";
-import { ApiKeyRecordSchema, SCOPES, duplicateKeyProblem, keyPrincipalId, type ApiKeyRecord } from "../worker/auth/api-key-record";
+import { SCOPES, duplicateKeyProblem, keyPrincipalId, parseApiKeyRecords, type ApiKeyRecord } from "../worker/auth/api-key-record";
 import { generateApiKey, sha256Hex } from "../worker/auth/api-keys";
 
 /** A mistake in the command line: said in one line, no stack trace, exit 2. */
@@ -52,16 +51,14 @@ function main(): void {
 
 /** --keys: the current API_KEYS JSON. Empty (the first key, `--keys "$CURRENT_API_KEYS"` with nothing set yet) means none. */
 function currentKeys(raw: string): ApiKeyRecord[] {
-  if (raw.trim() === "") return [];
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new UsageError("--keys is not JSON: pass the current API_KEYS value (a JSON array), or nothing for the first key");
+  const parsed = parseApiKeyRecords(raw);
+  if (parsed.ok) return parsed.records;
+  switch (parsed.reason) {
+    case "not_json":
+      throw new UsageError("--keys is not JSON: pass the current API_KEYS value (a JSON array), or nothing for the first key");
+    case "invalid":
+      throw new UsageError(`--keys is not a valid API_KEYS value: ${parsed.detail}`);
   }
-  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
-  if (!parsed.success) throw new UsageError(`--keys is not a valid API_KEYS value: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
 }
 
 async function create(name: string, scopes: ApiKeyRecord["scopes"], existing: ApiKeyRecord[]): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
-import { ApiKeyRecordSchema, duplicateKeyProblem, type ApiKeyRecord } from "./auth/api-key-record";
+import { duplicateKeyProblem, parseApiKeyRecords, type ApiKeyRecord } from "./auth/api-key-record";
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -185,19 +185,19 @@ const cache = new WeakMap<object, Config>();
 const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
 
 function parseApiKeys(raw: string | undefined): ApiKeyRecord[] {
-  if (!raw || raw.trim() === "") return [];
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new ConfigError("API_KEYS is not valid JSON: expected [{name, hash, scopes}] (generate with npm run keys)");
+  const parsed = parseApiKeyRecords(raw);
+  if (!parsed.ok) {
+    switch (parsed.reason) {
+      case "not_json":
+        throw new ConfigError("API_KEYS is not valid JSON: expected [{name, hash, scopes}] (generate with npm run keys)");
+      case "invalid":
+        throw new ConfigError(`API_KEYS is invalid: ${parsed.detail}`);
+    }
   }
-  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
-  if (!parsed.success) throw new ConfigError(`API_KEYS is invalid: ${z.prettifyError(parsed.error)}`);
   // The identity of a key is its hash: two records for one key, or two keys under one name, would make identities ambiguous.
-  const duplicate = duplicateKeyProblem(parsed.data);
+  const duplicate = duplicateKeyProblem(parsed.records);
   if (duplicate) throw new ConfigError(duplicate);
-  return parsed.data;
+  return parsed.records;
 }
 
 /** Reads and validates the configuration; cached per env object (once per isolate). */

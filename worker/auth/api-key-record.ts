@@ -32,3 +32,20 @@ export function duplicateKeyProblem(records: readonly ApiKeyRecord[]): string | 
   }
   return undefined;
 }
+
+/**
+ * Parses an API_KEYS value (JSON array of records); empty means no keys. A
+ * tagged result, so the Worker (ConfigError) and the keys CLI (a usage line)
+ * each say it in their own words.
+ */
+export function parseApiKeyRecords(raw: string | undefined): { ok: true; records: ApiKeyRecord[] } | { ok: false; reason: "not_json" } | { ok: false; reason: "invalid"; detail: string } {
+  if (!raw || raw.trim() === "") return { ok: true, records: [] };
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, reason: "not_json" };
+  }
+  const parsed = z.array(ApiKeyRecordSchema).safeParse(json);
+  return parsed.success ? { ok: true, records: parsed.data } : { ok: false, reason: "invalid", detail: z.prettifyError(parsed.error) };
+}
