@@ -50,11 +50,15 @@ export interface TxStatus extends Lease {
 /** What crosses the RPC boundary: a value, or the error info (pg errors lose their fields when thrown across RPC). */
 export type TxResult<T> = { ok: true; value: T } | { ok: false; error: ToolErrorInfo };
 
-export type TxOp =
+export type TxOp = (
   | { kind: "read"; sql: string; params?: unknown[]; limits?: Partial<RunLimits>; opts?: ReadOptions }
   | { kind: "write"; sql: string; params?: unknown[]; rollback?: boolean; limits?: Partial<RunLimits> }
   | { kind: "rows"; sql: string; params?: unknown[] }
-  | { kind: "script"; statements: string[]; opts: ScriptOptions };
+  | { kind: "script"; statements: string[]; opts: ScriptOptions }
+) & {
+  /** The tools/call's running name (db/tags.ts), so that a cancel finds its statement (db/cancel.ts). */
+  runningName?: string;
+};
 
 export type TxControl = { kind: "commit" } | { kind: "rollback" } | { kind: "savepoint"; name: string } | { kind: "release"; name: string } | { kind: "rollback_to"; name: string };
 
@@ -72,6 +76,7 @@ export class TxSession extends DurableObject {
 
   #session?: DbSession;
   #exec?: SqlExecutor;
+  #config?: ReturnType<typeof getConfig>;
   #lease?: Lease;
   #owner?: string;
   #startedAt = 0;
@@ -105,6 +110,7 @@ export class TxSession extends DurableObject {
     const now = Date.now();
     this.#session = session;
     this.#exec = inTransactionExecutor(config, session);
+    this.#config = config;
     this.#owner = req.owner;
     this.#startedAt = now;
     this.#lastActivity = now;
@@ -120,7 +126,7 @@ export class TxSession extends DurableObject {
     this.#busy++;
     this.#lastActivity = Date.now();
     try {
-      const exec = this.#exec!;
+      const exec = op.runningName ? inTransactionExecutor(this.#config!, this.#session!, op.runningName) : this.#exec!;
       let value: RowSet | Record<string, unknown>[] | ScriptOutcome;
       switch (op.kind) {
         case "read":
@@ -262,6 +268,7 @@ export class TxSession extends DurableObject {
     const txId = this.#lease?.tx;
     this.#session = undefined;
     this.#exec = undefined;
+    this.#config = undefined;
     await session?.close();
     const persisted = await this.ctx.storage.get<Persisted>(STATE_KEY);
     if (persisted) await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "closed", reason });

@@ -53,6 +53,7 @@ export class RunDispatcher extends RpcTarget {
     const state = this.#state;
     if (state.done || Date.now() > this.#deadline) return { ok: false, error: "this program's run has ended; no more database calls", code: "run_ended" };
     if (++state.calls > this.#maxCalls) return { ok: false, error: `too many database calls (limit ${this.#maxCalls} per run)`, code: "too_many_calls" };
+    this.#rc.call?.progress(`program running: database call ${state.calls} (${tool})`);
     return pgCall(this.#rc, state, tool, args);
   }
 

@@ -14,6 +14,24 @@ export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: fa
 /** Runs a tool as `rc`'s caller with every check a direct call gets; an unknown tool throws, invalid arguments are a ToolRun error. */
 export type ToolDispatch = (rc: RequestContext, name: string, args: unknown) => Promise<ToolRun>;
 
+/**
+ * One tools/call in flight: how its work learns that the client gave up, how
+ * its statements are named so a canceller on another connection can find
+ * them, and how it reports progress. Set by the MCP layer (mcp/calls.ts).
+ */
+export interface CallControl {
+  /** Aborted when the client cancels the call (notifications/cancelled) or its HTTP request goes away. */
+  readonly signal: AbortSignal;
+  /**
+   * application_name of this call's statements while they run (SET LOCAL in
+   * their transaction), so that a cancel, from this isolate or another, finds
+   * the backend in pg_stat_activity (db/cancel.ts). One-way, like every tag.
+   */
+  readonly runningName: string;
+  /** Reports progress to the client when it asked for it (a progressToken); otherwise nothing. */
+  progress(message: string): void;
+}
+
 export interface RequestContext {
   env: Env;
   config: Config;
@@ -25,6 +43,8 @@ export interface RequestContext {
    * closes it afterwards.
    */
   session?: () => Promise<DbSession>;
+  /** The tools/call being served, when there is one. */
+  call?: CallControl;
   /** The tool path itself (worker/mcp/server.ts runTool), handed down so the sandbox can call tools without importing the MCP layer. */
   dispatch: ToolDispatch;
 }

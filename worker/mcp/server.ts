@@ -22,6 +22,7 @@ import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
+import { cancelCall, serveCall } from "./calls";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
@@ -177,7 +178,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.runningName) : requestExecutor(rc.config, rc.session ?? own, rc.call),
   };
   try {
     return await fn(ctx);
@@ -191,10 +192,22 @@ export function buildServer(rc: RequestContext): McpServer {
   const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
   const server = mcp.server;
   server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
-  server.setRequestHandler("tools/call", async (request) => {
-    const result = await callTool(rc, request.params.name, request.params.arguments);
+  server.setRequestHandler("tools/call", async (request, ctx) => {
+    const handle = { id: ctx.mcpReq.id, progressToken: request.params._meta?.progressToken, signal: ctx.mcpReq.signal, notify: ctx.mcpReq.notify };
+    const outcome = await serveCall(rc, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
+    if (outcome.cancelled) {
+      // A cancelled call's result is not sent: closing the exchange ends its response without one.
+      await mcp.close();
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `request cancelled: ${outcome.reason}`);
+    }
+    const result = outcome.value;
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
+  });
+  // Stateless: a cancel names a call served by another request (calls.ts).
+  server.setNotificationHandler("notifications/cancelled", (notification) => {
+    const { requestId, reason } = notification.params;
+    if (requestId !== undefined) rc.waitUntil(cancelCall(rc, requestId, reason).catch(() => {}));
   });
   registerResources(mcp, rc);
   registerPrompts(mcp, rc);
