@@ -21,14 +21,19 @@
  * - another isolate: its running statement is cancelled, so the call fails
  *   there with SQLSTATE 57014 soon after (a program's run ends on it too).
  *
- * A client that goes away (the HTTP request aborted, the response stream
- * cancelled) closes the exchange, which the SDK reports through the
- * request's signal: the same path as a cancel.
+ * A client that goes away closes the exchange, which the SDK reports through
+ * the request's signal: the same path as a cancel. Before the response has
+ * started, workerd aborts request.signal (compatibility flag
+ * enable_request_signal); once a response streams, a disconnect shows only as
+ * a failed write, which cancels the response stream, so streaming responses
+ * carry an SSE comment every DISCONNECT_PROBE_MS.
  */
 import type { CallControl, RequestContext } from "../context";
 import { runningName } from "../db/tags";
 import { cancelRunning } from "../db/cancel";
 
+/** Between SSE keep-alive comments on a streaming response: how soon a client that went away is noticed. */
+export const DISCONNECT_PROBE_MS = 1_000;
 /** Between heartbeats on a long call. */
 export const HEARTBEAT_MS = 1_500;
 /** After a cancel, how often (and how many times) to look again for a statement that had not started yet. */

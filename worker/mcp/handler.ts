@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "../config";
 import { buildServer } from "./server";
 import type { RequestContext } from "../context";
+import { DISCONNECT_PROBE_MS } from "./calls";
 
 const requestContext = new AsyncLocalStorage<RequestContext>();
 const handlers = new WeakMap<Config, ReturnType<typeof createMcpHandler>>();
@@ -24,6 +25,8 @@ function handlerFor(config: Config) {
       },
       {
         route: "/mcp",
+        // A comment frame this often on a streaming response: a client that went away is noticed by the failed write (calls.ts).
+        keepAliveMs: DISCONNECT_PROBE_MS,
         // DNS-rebinding protection: Host and browser Origin checks. Loopback and *.workers.dev are accepted by default.
         ...(config.allowedHosts ? { allowedHostnames: [...config.allowedHosts, "localhost", "127.0.0.1", "[::1]"] } : {}),
         ...(config.allowedOrigins ? { allowedOriginHostnames: config.allowedOrigins } : {}),
