@@ -27,6 +27,9 @@ function handlerFor(config: Config) {
         route: "/mcp",
         // A comment frame this often on a streaming response: a client that went away is noticed by the failed write (calls.ts).
         keepAliveMs: DISCONNECT_PROBE_MS,
+        // 2026-07-28 answers stream too (as 2025-era ones always have), so that the comment frames can start at once:
+        // locally workerd does not abort request.signal reliably on a disconnect, and a pending answer writes nothing.
+        responseMode: "sse",
         // DNS-rebinding protection: Host and browser Origin checks. Loopback and *.workers.dev are accepted by default.
         ...(config.allowedHosts ? { allowedHostnames: [...config.allowedHosts, "localhost", "127.0.0.1", "[::1]"] } : {}),
         ...(config.allowedOrigins ? { allowedOriginHostnames: config.allowedOrigins } : {}),
