@@ -54,7 +54,10 @@ export class RunDispatcher extends RpcTarget {
     if (state.done || Date.now() > this.#deadline) return { ok: false, error: "this program's run has ended; no more database calls", code: "run_ended" };
     if (++state.calls > this.#maxCalls) return { ok: false, error: `too many database calls (limit ${this.#maxCalls} per run)`, code: "too_many_calls" };
     this.#rc.call?.progress(`program running: database call ${state.calls} (${tool})`);
-    return pgCall(this.#rc, state, tool, args);
+    const result = await pgCall(this.#rc, state, tool, args);
+    // A statement cancelled from outside (the client's cancel, which may have landed in another isolate, or an operator) ends the run.
+    if (!result.ok && result.code === "57014" && /user request/.test(result.error)) state.done = true;
+    return result;
   }
 
   /**
