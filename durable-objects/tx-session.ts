@@ -14,7 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../worker/config";
 import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
-import { sessionName } from "../worker/db/tags";
+import { runningName, sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
@@ -56,8 +56,8 @@ export type TxOp = (
   | { kind: "rows"; sql: string; params?: unknown[] }
   | { kind: "script"; statements: string[]; opts: ScriptOptions }
 ) & {
-  /** The tools/call's running name (db/tags.ts), so that a cancel finds its statement (db/cancel.ts). */
-  runningName?: string;
+  /** The tools/call's name (db/tags.ts callName), so that a cancel finds its statement (db/cancel.ts). */
+  callName?: string;
 };
 
 export type TxControl = { kind: "commit" } | { kind: "rollback" } | { kind: "savepoint"; name: string } | { kind: "release"; name: string } | { kind: "rollback_to"; name: string };
@@ -126,7 +126,7 @@ export class TxSession extends DurableObject {
     this.#busy++;
     this.#lastActivity = Date.now();
     try {
-      const exec = op.runningName ? inTransactionExecutor(this.#config!, this.#session!, op.runningName) : this.#exec!;
+      const exec = op.callName ? inTransactionExecutor(this.#config!, this.#session!, runningName(this.#session!.name, op.callName)) : this.#exec!;
       let value: RowSet | Record<string, unknown>[] | ScriptOutcome;
       switch (op.kind) {
         case "read":

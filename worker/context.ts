@@ -23,11 +23,12 @@ export interface CallControl {
   /** Aborted when the client cancels the call (notifications/cancelled) or its HTTP request goes away. */
   readonly signal: AbortSignal;
   /**
-   * application_name of this call's statements while they run (SET LOCAL in
-   * their transaction), so that a cancel, from this isolate or another, finds
-   * the backend in pg_stat_activity (db/cancel.ts). One-way, like every tag.
+   * Added to the session's application_name while one of this call's
+   * statements runs (SET LOCAL in its transaction), so that a cancel, from
+   * this isolate or another, finds the backend in pg_stat_activity
+   * (db/tags.ts callName, db/cancel.ts). One-way, like every tag.
    */
-  readonly runningName: string;
+  readonly callName: string;
   /** Reports progress to the client when it asked for it (a progressToken); otherwise nothing. */
   progress(message: string): void;
 }

@@ -1,11 +1,12 @@
 /**
  * Cancels a tools/call's running statement from another connection.
  *
- * A call's statements carry its running name (db/tags.ts runningName) as
- * application_name, set with SET LOCAL inside their own transaction, so the
- * name is on the backend exactly while that transaction lasts and is gone
- * before the backend can go back to a pool. The canceller finds the backend
- * by that name and signals it in one statement:
+ * A call's statements add its name (db/tags.ts callName) to their session's
+ * application_name, with SET LOCAL inside their own transaction, so the name
+ * is on the backend exactly while that transaction lasts and is gone before
+ * the backend can go back to a pool. The canceller finds the backend by the
+ * caller's and the call's tags (runningPattern) and signals it in one
+ * statement:
  *
  * - Only a backend in state `active` under that name is signalled: one that
  *   is running this call's statement at the moment pg_stat_activity is read.
@@ -27,13 +28,13 @@ import type { Config } from "../config";
 import { openSession } from "./session";
 
 const CANCEL = `select pid, pg_cancel_backend(pid) as cancelled from pg_stat_activity
-where application_name = $1 and state = 'active' and usename = session_user and pid <> pg_backend_pid()`;
+where application_name like $1 and state = 'active' and usename = session_user and pid <> pg_backend_pid()`;
 
-/** Signals the backends running a statement named `runningName`; returns their pids. */
-export async function cancelRunning(config: Config, env: Env, runningName: string): Promise<number[]> {
+/** Signals the backends running a statement of the call `pattern` names (db/tags.ts runningPattern); returns their pids. */
+export async function cancelRunning(config: Config, env: Env, pattern: string): Promise<number[]> {
   const db = await openSession(config, env, { applicationName: "pg-mcp cancel" });
   try {
-    const r = await db.query<{ pid: number; cancelled: boolean }>(CANCEL, [runningName]);
+    const r = await db.query<{ pid: number; cancelled: boolean }>(CANCEL, [pattern]);
     return r.rows.filter((row) => row.cancelled).map((row) => row.pid);
   } finally {
     await db.close();

@@ -11,6 +11,7 @@ import type { Config } from "../config";
 import { needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
+import { runningName } from "./tags";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
@@ -95,7 +96,8 @@ export function toObjects<T>(rs: RowSet): T[] {
  * they carry its running name while they run, and scripts report each step.
  */
 export interface CallNaming {
-  readonly runningName: string;
+  /** Added to the session's name while a statement runs (db/tags.ts callName). */
+  readonly callName: string;
   /** Once aborted (the call was cancelled), no further statement starts. */
   readonly signal?: AbortSignal;
   progress(message: string): void;
@@ -116,21 +118,24 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
     call?.signal?.throwIfAborted();
     return open();
   };
+  const named = (db: DbSession) => (call ? runningName(db.name, call.callName) : undefined);
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole, runningName: call?.runningName });
+      const db = await session();
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole, runningName: named(db) });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
-      return (await session()).run(sql, params, limitsOf(limits), wrap);
+      return db.run(sql, params, limitsOf(limits), wrap);
     },
     async write(sql, params = [], opts = {}) {
-      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: call?.runningName }));
+      const db = await session();
+      return db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db) }));
     },
     async standalone(sql, params = []) {
       const db = await session();
       // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
       // With no transaction to SET LOCAL in, the running name is set for the session and reset after.
-      await db.query(`SET statement_timeout = ${Math.trunc(timeout)}${call ? `; SET application_name = ${literal(call.runningName)}` : ""}`);
+      await db.query(`SET statement_timeout = ${Math.trunc(timeout)}${call ? `; SET application_name = ${literal(named(db)!)}` : ""}`);
       try {
         return await db.run(sql, params, limitsOf());
       } finally {
@@ -156,7 +161,7 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: call?.runningName });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db) });
       await db.query(wrap.before!.join("; "));
       for (let index = 0; index < statements.length; index++) {
         call?.progress(`statement ${index + 1} of ${statements.length}`);

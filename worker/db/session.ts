@@ -60,6 +60,8 @@ export interface DbSession {
   close(): Promise<void>;
   /** Set once the connection has failed (the server went away, the socket closed). */
   readonly lostReason: string | undefined;
+  /** Its application_name (db/tags.ts). */
+  readonly name: string;
 }
 
 export class ConnectionError extends Error {
@@ -264,6 +266,7 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
     get lostReason() {
       return broken?.message;
     },
+    name: opts.applicationName ?? "pg-mcp",
     async close() {
       if (closed) return;
       closed = true;

@@ -14,7 +14,7 @@ import { RELEASE_SESSION_LOCKS, setLocalName, setLocalRole } from "./transaction
 const READ_SAVEPOINT = "pg_mcp_read";
 
 /**
- * `runningName`: the tools/call's running name (db/tags.ts), set while each
+ * `runningName`: the session's name with the tools/call's (db/tags.ts), set while each
  * statement runs: SET LOCAL after the read's savepoint (undone with it), and
  * for a write SET LOCAL before and RESET after. After a failed write the name
  * stays until the rollback, but an aborted transaction runs no statement, and

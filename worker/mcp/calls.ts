@@ -29,7 +29,7 @@
  * carry an SSE comment every DISCONNECT_PROBE_MS.
  */
 import type { CallControl, RequestContext } from "../context";
-import { runningName } from "../db/tags";
+import { callName, runningPattern } from "../db/tags";
 import { cancelRunning } from "../db/cancel";
 
 /** Between SSE keep-alive comments on a streaming response: how soon a client that went away is noticed. */
@@ -72,7 +72,8 @@ export class CallCancelled extends Error {
 export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, label: string, work: (rc: RequestContext) => Promise<T>): Promise<{ cancelled: false; value: T } | { cancelled: true; reason: string }> {
   const started = Date.now();
   const controller = new AbortController();
-  const name = await runningName(rc.principal.id, req.id);
+  const name = await callName(rc.principal.id, req.id);
+  const pattern = await runningPattern(rc.principal.id, req.id);
   let status = `${label} running`;
   let last = 0;
   const send = (message: string) => {
@@ -82,7 +83,7 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
   };
   const control: CallControl = {
     signal: controller.signal,
-    runningName: name,
+    callName: name,
     progress(message) {
       status = message;
       send(message);
@@ -108,7 +109,7 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
     const outcome = await Promise.race([run.then((value) => ({ cancelled: false as const, value })), cancelled.then((reason) => ({ cancelled: true as const, reason }))]);
     if (outcome.cancelled) {
       controller.abort(new CallCancelled(`the call was cancelled: ${outcome.reason}`));
-      rc.waitUntil(cancelUntilSettled(rc, name, run));
+      rc.waitUntil(cancelUntilSettled(rc, pattern, run));
     }
     return outcome;
   } finally {
@@ -120,13 +121,13 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
 }
 
 /** Cancels the call's statement, and again while the call has not ended (its statement may not have started yet). */
-async function cancelUntilSettled(rc: RequestContext, name: string, run: Promise<unknown>): Promise<void> {
+async function cancelUntilSettled(rc: RequestContext, pattern: string, run: Promise<unknown>): Promise<void> {
   let settled = false;
   void run.finally(() => (settled = true)).catch(() => {});
   for (let attempt = 0; attempt < CANCEL_ATTEMPTS && !settled; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, CANCEL_RETRY_MS));
     if (settled) break;
-    await cancelRunning(rc.config, rc.env, name).catch(() => {});
+    await cancelRunning(rc.config, rc.env, pattern).catch(() => {});
   }
 }
 
@@ -140,10 +141,10 @@ export async function cancelCall(rc: RequestContext, requestId: RequestId, reaso
     for (const entry of local) entry.cancel(reason);
     return;
   }
-  const name = await runningName(rc.principal.id, requestId);
+  const pattern = await runningPattern(rc.principal.id, requestId);
   // Once more a moment later, for a statement that was about to start when the cancel arrived.
-  if ((await cancelRunning(rc.config, rc.env, name).catch(() => [])).length === 0) {
+  if ((await cancelRunning(rc.config, rc.env, pattern).catch(() => [])).length === 0) {
     await new Promise((r) => setTimeout(r, CANCEL_RETRY_MS));
-    await cancelRunning(rc.config, rc.env, name).catch(() => {});
+    await cancelRunning(rc.config, rc.env, pattern).catch(() => {});
   }
 }

@@ -178,7 +178,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.runningName) : requestExecutor(rc.config, rc.session ?? own, rc.call),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.callName) : requestExecutor(rc.config, rc.session ?? own, rc.call),
   };
   try {
     return await fn(ctx);

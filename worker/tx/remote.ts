@@ -26,10 +26,10 @@ export function unwrap<T>(r: TxResult<T>): T {
   throw new RemoteDbError(r.error);
 }
 
-/** `runningName`: the tools/call's, carried to the transaction's statements (db/cancel.ts). */
-export function remoteExecutor(env: Env, txId: string, principal: Principal, runningName?: string): SqlExecutor {
+/** `callName`: the tools/call's (db/tags.ts), carried to the transaction's statements (db/cancel.ts). */
+export function remoteExecutor(env: Env, txId: string, principal: Principal, callName?: string): SqlExecutor {
   const stub = txStub(env, txId);
-  const run = async <T>(op: TxOp) => unwrap((await stub.exec(principal.id, runningName ? { ...op, runningName } : op)) as TxResult<unknown>) as T;
+  const run = async <T>(op: TxOp) => unwrap((await stub.exec(principal.id, callName ? { ...op, callName } : op)) as TxResult<unknown>) as T;
   return {
     inTransaction: true,
     read: (sql, params, limits, opts) => run<RowSet>({ kind: "read", sql, params, limits, opts }),
