@@ -138,3 +138,58 @@ describe("JSON when the client asks for JSON only", () => {
     expect((await res.json()).result.structuredContent.rows).toEqual([[1]]);
   });
 });
+
+describe("browser clients", () => {
+  const ORIGIN = "http://localhost:5173";
+  const exposed = (res: Response) => (res.headers.get("access-control-expose-headers") ?? "").toLowerCase().split(/\s*,\s*/);
+
+  it("a preflight succeeds before authentication and allows the headers a client sends", async () => {
+    const res = await fetch(inject("authMcpUrl"), {
+      method: "OPTIONS",
+      headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type, mcp-protocol-version, mcp-method" },
+    });
+    expect(res.status).toBeLessThan(300);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    const allowed = (res.headers.get("access-control-allow-headers") ?? "").toLowerCase();
+    for (const h of ["authorization", "content-type", "mcp-protocol-version", "mcp-method"]) expect(allowed).toContain(h);
+    expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+  });
+
+  it("a 401 is readable from a page, WWW-Authenticate included", async () => {
+    const res = await fetch(inject("authMcpUrl"), { method: "POST", headers: { ...headers("2025-11-25"), origin: ORIGIN }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer resource_metadata=/);
+    expect(exposed(res)).toContain("www-authenticate");
+  });
+
+  it("an authorized answer exposes the rate-limit headers it carries", async () => {
+    const res = await fetch(inject("authMcpUrl"), {
+      method: "POST",
+      headers: { ...headers("2025-11-25"), origin: ORIGIN, authorization: `Bearer ${inject("apiKeys").read}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: "select 1" } } }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(res.headers.get("ratelimit-limit")).toBe("30");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    for (const h of ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after", "www-authenticate", "mcp-session-id", "mcp-protocol-version"]) expect(exposed(res)).toContain(h);
+  });
+
+  for (const method of ["GET", "DELETE"]) {
+    it(`${method} /mcp is 405 with Allow (a stateless server has no stream to open and no session to end), before authentication`, async () => {
+      for (const url of [mcpUrl, inject("authMcpUrl")]) {
+        const res = await fetch(url, { method, headers: { accept: "text/event-stream", origin: ORIGIN } });
+        expect(res.status).toBe(405);
+        expect(res.headers.get("allow")).toBe("POST, OPTIONS");
+        expect(res.headers.get("access-control-allow-origin")).toBe("*");
+        const body = await res.json();
+        expect(body.error.message).toMatch(/^Method not allowed: .*stateless/);
+      }
+    });
+  }
+
+  it("the SDK client, which opens a GET stream after initialize, still works", async () => {
+    expect(await rows(client, "select 405 as n")).toEqual([[405]]);
+  });
+});

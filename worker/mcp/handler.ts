@@ -8,6 +8,7 @@ import { createMcpHandler } from "agents/mcp/server";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "../config";
 import { buildServer } from "./server";
+import { MCP_CORS_OPTIONS } from "./cors";
 import type { RequestContext } from "../context";
 
 const requestContext = new AsyncLocalStorage<RequestContext>();
@@ -24,6 +25,7 @@ function handlerFor(config: Config) {
       },
       {
         route: "/mcp",
+        corsOptions: MCP_CORS_OPTIONS,
         // DNS-rebinding protection: Host and browser Origin checks. Loopback and *.workers.dev are accepted by default.
         ...(config.allowedHosts ? { allowedHostnames: [...config.allowedHosts, "localhost", "127.0.0.1", "[::1]"] } : {}),
         ...(config.allowedOrigins ? { allowedOriginHostnames: config.allowedOrigins } : {}),
@@ -32,6 +34,11 @@ function handlerFor(config: Config) {
     handlers.set(config, h);
   }
   return h;
+}
+
+/** A CORS preflight: the handler checks Host and Origin and answers it; no server is built. */
+export function preflight(request: Request, config: Config): Promise<Response> {
+  return handlerFor(config).fetch(request);
 }
 
 /**
