@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { call, connectClient, rows, text } from "../support/mcp";
+import { call, connectClient, rawText, rows, text } from "../support/mcp";
+import { observer } from "../support/db";
 
 let client: Client;
 let mcpUrl: string;
@@ -191,5 +192,46 @@ describe("browser clients", () => {
 
   it("the SDK client, which opens a GET stream after initialize, still works", async () => {
     expect(await rows(client, "select 405 as n")).toEqual([[405]]);
+  });
+});
+
+describe("permission errors (42501) name the grant that would allow the statement", () => {
+  it("a read of a table the read role was not granted: SQLSTATE, message and GRANT ... TO the read role", async () => {
+    const db = await observer();
+    try {
+      await db.query("create table if not exists proto_private (secret text); revoke all on proto_private from pgmcp_read; insert into proto_private values ('classified')");
+      const r = await call(client, "pg_query_read", { sql: "select secret from proto_private" });
+      expect(r.isError).toBe(true);
+      expect(rawText(r)).toMatch(/^ERROR 42501: permission denied for table proto_private\n/);
+      expect(rawText(r)).toContain("HINT: Reads act as the role pgmcp_read, which lacks this privilege. If it should be allowed, the database owner can run: GRANT SELECT ON proto_private TO pgmcp_read");
+      expect(rawText(r)).not.toContain("classified");
+      // The same refusal inside a held transaction comes back through its Durable Object with the same hint.
+      const begin = await call(client, "pg_tx_begin", {});
+      const tx = (begin.structuredContent as { tx: string }).tx;
+      try {
+        const inTx = await call(client, "pg_query_read", { sql: "select secret from proto_private", tx });
+        expect(rawText(inTx)).toContain("GRANT SELECT ON proto_private TO pgmcp_read");
+      } finally {
+        await call(client, "pg_tx_rollback", { tx });
+      }
+    } finally {
+      await db.query("drop table if exists proto_private");
+      await db.end();
+    }
+  });
+
+  it("a write the server's role may not make: the privilege the statement needs, granted to the server's role", async () => {
+    const db = await observer();
+    try {
+      await db.query("create table if not exists proto_locked (n int); revoke all on proto_locked from pgmcp");
+      const r = await call(client, "pg_query_write", { sql: "insert into proto_locked values (1)" });
+      expect(r.isError).toBe(true);
+      expect(rawText(r)).toMatch(/^ERROR 42501: permission denied for table proto_locked\n/);
+      expect(rawText(r)).toContain("GRANT INSERT ON proto_locked TO pgmcp");
+      expect((await db.query("select count(*)::int as n from proto_locked")).rows[0].n).toBe(0);
+    } finally {
+      await db.query("drop table if exists proto_locked");
+      await db.end();
+    }
   });
 });

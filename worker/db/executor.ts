@@ -11,6 +11,7 @@ import type { Config } from "../config";
 import { needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
+import { actingAs } from "./permission";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
@@ -101,18 +102,21 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole });
+      const role = opts?.asServer ? undefined : config.readRole;
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
-      return (await session()).run(sql, params, limitsOf(limits), wrap);
+      const db = await session();
+      return actingAs(config, role, sql, () => db.run(sql, params, limitsOf(limits), wrap));
     },
     async write(sql, params = [], opts = {}) {
-      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback }));
+      const db = await session();
+      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback })));
     },
     async standalone(sql, params = []) {
       const db = await session();
       // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
       await db.query(`SET statement_timeout = ${Math.trunc(timeout)}`);
-      return db.run(sql, params, limitsOf());
+      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf()));
     },
     async rows<T>(sql: string, params: unknown[] = []) {
       return toObjects<T>(await exec.read(sql, params, undefined, { asServer: true }));
@@ -134,9 +138,11 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
       const db = await session();
       const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined });
       await db.query(wrap.before!.join("; "));
+      const role = opts.readOnly ? config.readRole : undefined;
       for (let index = 0; index < statements.length; index++) {
         try {
-          results.push(await db.run(statements[index]!, [], limitsOf(opts.limits)));
+          const sql = statements[index]!;
+          results.push(await actingAs(config, role, sql, () => db.run(sql, [], limitsOf(opts.limits))));
         } catch (error) {
           await db.query("ROLLBACK").catch(() => {});
           return { results, failure: { index, error } };
