@@ -47,7 +47,7 @@ export function preflight(request: Request, config: Config): Promise<Response> {
  * then the transport).
  */
 export function handleMcp(request: Request, raw: string | undefined, parsedBody: unknown, rc: RequestContext): Promise<Response> {
-  if (acceptsJsonOnly(request)) return asJson(serve(withSseAccepted(request, raw), raw, parsedBody, rc));
+  if (acceptsJsonOnly(request)) return asJson(serve(withSseAccepted(request, raw), raw, parsedBody, { ...rc, jsonOnly: true }));
   return serve(request, raw, parsedBody, rc);
 }
 

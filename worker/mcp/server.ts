@@ -5,7 +5,7 @@
  * largest share of per-call overhead in the first trial, so nothing here is
  * rebuilt per request except the McpServer itself.
  */
-import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { Config } from "../config";
 import type { DbSession } from "../db/session";
@@ -22,6 +22,7 @@ import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
+import { noticeRelay } from "./logging";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
@@ -171,7 +172,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), onNotice: rc.onNotice }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
@@ -188,11 +189,15 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
 
 /** The McpServer for one request. */
 export function buildServer(rc: RequestContext): McpServer {
-  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  // logging: PostgreSQL's notices during a call (logging.ts); logging/setLevel is the SDK's.
+  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
   const server = mcp.server;
   server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
-  server.setRequestHandler("tools/call", async (request) => {
-    const result = await callTool(rc, request.params.name, request.params.arguments);
+  server.setRequestHandler("tools/call", async (request, ctx) => {
+    const notices = noticeRelay(rc, ctx, request.params);
+    const result: CallToolResult = await callTool({ ...rc, onNotice: notices.onNotice }, request.params.name, request.params.arguments);
+    const summary = await notices.finish();
+    if (summary) result.content.push({ type: "text", text: rc.config.injectionGuard ? guardText(summary) : summary });
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
   });
