@@ -164,6 +164,19 @@ describe("PostgreSQL notices as log messages", () => {
     expect(texts(r as never)).not.toContain("proto notice");
   });
 
+  it("notices of a statement in a held transaction come back from its Durable Object the same way", async () => {
+    const begin = await call(client, "pg_tx_begin", {});
+    const tx = (begin.structuredContent as { tx: string }).tx;
+    try {
+      logs.length = 0;
+      const r = await call(client, "pg_query_write", { sql: DO, tx });
+      expect(r.isError).toBeFalsy();
+      expect(logs.map((l) => `${l.level} ${firstLine(l.data)}`)).toEqual(["notice NOTICE: proto notice 42", "warning WARNING: proto warning"]);
+    } finally {
+      await call(client, "pg_tx_rollback", { tx });
+    }
+  });
+
   it("2026-07-28: the per-request log level decides; nothing below it is sent", async () => {
     const notice = await modern("tools/call", { name: "pg_query_write", arguments: { sql: DO } }, { [LOG_LEVEL]: "notice" });
     expect(notice.status).toBe(200);

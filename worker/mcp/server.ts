@@ -178,7 +178,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own),
   };
   try {
     return await fn(ctx);
