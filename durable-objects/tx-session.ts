@@ -13,7 +13,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../worker/config";
-import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
+import { openSession, type DbNotice, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
@@ -47,8 +47,12 @@ export interface TxStatus extends Lease {
   idleMs: number;
 }
 
-/** What crosses the RPC boundary: a value, or the error info (pg errors lose their fields when thrown across RPC). */
-export type TxResult<T> = { ok: true; value: T } | { ok: false; error: ToolErrorInfo };
+/**
+ * What crosses the RPC boundary: a value, or the error info (pg errors lose
+ * their fields when thrown across RPC); with the notices PostgreSQL sent
+ * during the statement, which the calling Worker passes on to its client.
+ */
+export type TxResult<T> = ({ ok: true; value: T } | { ok: false; error: ToolErrorInfo }) & { notices?: DbNotice[] };
 
 export type TxOp = (
   | { kind: "read"; sql: string; params?: unknown[]; limits?: Partial<RunLimits>; opts?: ReadOptions }
@@ -85,6 +89,8 @@ export class TxSession extends DurableObject {
   #aborted = false;
   #statements = 0;
   #savepoints: string[] = [];
+  /** Notices of the statement running now (exec), handed back with its result. */
+  #notices: DbNotice[] | undefined;
 
   async begin(req: BeginRequest): Promise<TxResult<Lease>> {
     const persisted = await this.ctx.storage.get<Persisted>(STATE_KEY);
@@ -93,7 +99,7 @@ export class TxSession extends DurableObject {
     let session: DbSession;
     try {
       // Never the transaction id: application_name is readable by every role (see worker/db/tags.ts).
-      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner) });
+      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner), onNotice: (n) => this.#notices?.push(n) });
     } catch (e) {
       return { ok: false, error: toErrorInfo(e) };
     }
@@ -121,6 +127,17 @@ export class TxSession extends DurableObject {
   }
 
   async exec(owner: string, op: TxOp): Promise<TxResult<RowSet | Record<string, unknown>[] | ScriptOutcome>> {
+    const notices: DbNotice[] = [];
+    this.#notices = notices;
+    try {
+      const r = await this.#execute(owner, op);
+      return notices.length ? { ...r, notices } : r;
+    } finally {
+      if (this.#notices === notices) this.#notices = undefined;
+    }
+  }
+
+  async #execute(owner: string, op: TxOp): Promise<TxResult<RowSet | Record<string, unknown>[] | ScriptOutcome>> {
     const refused = await this.#check(owner);
     if (refused) return refused;
     this.#busy++;

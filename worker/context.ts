@@ -5,7 +5,7 @@
  */
 import type { Config } from "./config";
 import type { Principal } from "./auth/principal";
-import type { DbSession } from "./db/session";
+import type { DbNotice, DbSession } from "./db/session";
 import type { ToolErrorInfo } from "./tools/errors";
 
 /** The outcome of one tool call before it becomes an MCP result: code mode reads the structured parts. */
@@ -45,6 +45,17 @@ export interface RequestContext {
   session?: () => Promise<DbSession>;
   /** The tools/call being served, when there is one. */
   call?: CallControl;
+  /**
+   * Where PostgreSQL's notices during this request go (the MCP layer turns
+   * them into log messages or a summary in the tool result). Every
+   * connection opened for the request passes them here.
+   */
+  onNotice?: (notice: DbNotice) => void;
+  /**
+   * The client asked for one JSON answer (Accept without text/event-stream):
+   * notifications sent during the request cannot reach it.
+   */
+  jsonOnly?: boolean;
   /** The tool path itself (worker/mcp/server.ts runTool), handed down so the sandbox can call tools without importing the MCP layer. */
   dispatch: ToolDispatch;
 }

@@ -5,7 +5,7 @@
  * largest share of per-call overhead in the first trial, so nothing here is
  * rebuilt per request except the McpServer itself.
  */
-import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { McpServer, ProtocolError, ProtocolErrorCode, type CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { Config } from "../config";
 import type { DbSession } from "../db/session";
@@ -23,6 +23,7 @@ import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
 import { cancelCall, serveCall } from "./calls";
+import { noticeRelay } from "./logging";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
@@ -172,13 +173,13 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), onNotice: rc.onNotice }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.runningName) : requestExecutor(rc.config, rc.session ?? own, rc.call),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.runningName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call),
   };
   try {
     return await fn(ctx);
@@ -189,18 +190,22 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
 
 /** The McpServer for one request. */
 export function buildServer(rc: RequestContext): McpServer {
-  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  // logging: PostgreSQL's notices during a call (logging.ts); logging/setLevel is the SDK's.
+  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
   const server = mcp.server;
   server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
   server.setRequestHandler("tools/call", async (request, ctx) => {
     const handle = { id: ctx.mcpReq.id, progressToken: request.params._meta?.progressToken, signal: ctx.mcpReq.signal, notify: ctx.mcpReq.notify };
-    const outcome = await serveCall(rc, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
+    const notices = noticeRelay(rc, ctx, request.params);
+    const outcome = await serveCall({ ...rc, onNotice: notices.onNotice }, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
     if (outcome.cancelled) {
       // A cancelled call's result is not sent: closing the exchange ends its response without one.
       await mcp.close();
       throw new ProtocolError(ProtocolErrorCode.InternalError, `request cancelled: ${outcome.reason}`);
     }
-    const result = outcome.value;
+    const result: CallToolResult = outcome.value;
+    const summary = await notices.finish();
+    if (summary) result.content.push({ type: "text", text: rc.config.injectionGuard ? guardText(summary) : summary });
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
   });
