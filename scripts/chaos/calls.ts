@@ -44,7 +44,9 @@ export async function callTool(client: Client, tool: string, args: Record<string
     }
     return { kind: "ok", structured: (r.structuredContent ?? {}) as Record<string, unknown>, text, ms: ms() };
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    // fetch's own message ("fetch failed") hides the reason in its cause.
+    const cause = (e as { cause?: { code?: string; message?: string } } | null)?.cause;
+    const message = `${e instanceof Error ? e.message : String(e)}${cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})`.replace("( ", "(") : ""}`;
     if (/timed out|timeout|aborted/i.test(message) && ms() >= deadlineMs) return { kind: "hang", text: message, ms: ms() };
     return { kind: "improper", text: message.slice(0, 300), ms: ms() };
   } finally {

@@ -250,7 +250,7 @@ function print(faults: FaultRecord[], calls: Ledger["calls"], tallies: Awaited<R
   out.push(
     table([
       ["kind", "acked", "failed", "unknown", "acked missing", "half applied", "failed but present", "unknown+present", "unknown+absent"],
-      ...tallies.map((t) => [t.kind, t.acked, t.failed, t.unknown, t.missing.length, t.half.length, t.contradicted.length, t.ambiguousPresent.length, t.unknownAbsent].map(String)),
+      ...tallies.map((t) => [t.kind, t.acked, t.failed, t.unknown, t.missing.length, t.half.length, t.contradicted.length, t.ambiguousPresent.length, t.unknownAbsent.length].map(String)),
     ]),
   );
   out.push("\nInvariants");

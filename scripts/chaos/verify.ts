@@ -24,7 +24,7 @@ export interface WriteTally {
   half: WriteRecord[];
   contradicted: WriteRecord[];
   ambiguousPresent: WriteRecord[];
-  unknownAbsent: number;
+  unknownAbsent: WriteRecord[];
 }
 
 const TABLE: Record<WriteKind, string> = { single: "chaos_single", pair: "chaos_pair", code: "chaos_code" };
@@ -36,7 +36,7 @@ export async function tallyWrites(db: pg.Client, ledger: Ledger): Promise<WriteT
   for (const kind of ["single", "pair", "code"] as WriteKind[]) {
     const r = await db.query<{ id: string; n: number }>(`select id, count(*)::int as n from ${TABLE[kind]} group by id`);
     const present = new Map(r.rows.map((row) => [row.id, row.n]));
-    const t: WriteTally = { kind, acked: 0, failed: 0, unknown: 0, missing: [], half: [], contradicted: [], ambiguousPresent: [], unknownAbsent: 0 };
+    const t: WriteTally = { kind, acked: 0, failed: 0, unknown: 0, missing: [], half: [], contradicted: [], ambiguousPresent: [], unknownAbsent: [] };
     for (const w of ledger.writes.filter((w) => w.kind === kind)) {
       const n = present.get(w.id) ?? 0;
       t[w.told]++;
@@ -44,7 +44,7 @@ export async function tallyWrites(db: pg.Client, ledger: Ledger): Promise<WriteT
       else if (w.told === "acked" && n === 0) t.missing.push(w);
       else if (w.told === "failed" && n > 0) t.contradicted.push(w);
       else if (w.told === "unknown" && n > 0) t.ambiguousPresent.push(w);
-      else if (w.told === "unknown") t.unknownAbsent++;
+      else if (w.told === "unknown") t.unknownAbsent.push(w);
     }
     out.push(t);
   }
@@ -81,7 +81,7 @@ export function writeChecks(tallies: WriteTally[], unseen: string[]): Check[] {
   const half = all("half");
   const contradicted = all("contradicted");
   const ambiguous = all("ambiguousPresent");
-  const unknownAbsent = tallies.reduce((s, t) => s + t.unknownAbsent, 0);
+  const unknownAbsent = all("unknownAbsent");
   return [
     { name: "every acknowledged write is present", ok: missing.length === 0, detail: `${acked - missing.length}/${acked} present`, examples: missing.slice(0, 5).map(describeWrite) },
     { name: "no transaction half applied", ok: half.length === 0, detail: `${half.length} ids with one of two rows`, examples: half.slice(0, 5).map(describeWrite) },
@@ -95,8 +95,8 @@ export function writeChecks(tallies: WriteTally[], unseen: string[]): Check[] {
       name: "ambiguous commits (outcome unknown)",
       ok: true,
       info: true,
-      detail: `${ambiguous.length} unknown and present, ${unknownAbsent} unknown and absent`,
-      examples: ambiguous.slice(0, 5).map(describeWrite),
+      detail: `${ambiguous.length} unknown and present, ${unknownAbsent.length} unknown and absent`,
+      examples: [...ambiguous.slice(0, 5), ...unknownAbsent.slice(0, 5)].map(describeWrite),
     },
     { name: "reads see acknowledged writes", ok: unseen.length === 0, detail: `${unseen.length} acknowledged writes unseen by a later read`, examples: unseen.slice(0, 5) },
   ];
