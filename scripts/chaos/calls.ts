@@ -5,6 +5,8 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+// undici comes with miniflare (a dev dependency): the same fetch Node has, with a pool we can tune.
+import { Agent, fetch as undiciFetch } from "undici";
 
 export type Outcome =
   | { kind: "ok"; structured: Record<string, unknown>; text: string; ms: number }
@@ -18,9 +20,21 @@ export interface CallLog {
   outcome: Outcome;
 }
 
+/**
+ * Keep-alive connections are dropped after 1 s idle. workerd closes an idle
+ * keep-alive connection after a few seconds without saying when (no
+ * Keep-Alive header); fetch's default pool keeps them 4 s, and on a loaded
+ * machine its timer runs late, so a request sent on a connection the server
+ * is closing failed with "other side closed" before reaching the Worker.
+ * That is the local HTTP hop, not the product: keep the pool's idle time well
+ * under the server's.
+ */
+const agent = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
+const pooledFetch = ((url: string | URL, init?: RequestInit) => undiciFetch(url, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
+
 export async function connect(mcpUrl: string, token: string, deadlineMs: number): Promise<Client> {
   const client = new Client({ name: "pg-mcp-chaos", version: "1.0.0" });
-  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { fetch: pooledFetch, requestInit: { headers: { authorization: `Bearer ${token}` } } });
   await client.connect(transport, { timeout: deadlineMs });
   return client;
 }

@@ -18,6 +18,9 @@ export const TABLES_SQL = `
   truncate chaos_single, chaos_pair, chaos_code;
 `;
 
+/** Each program's own timeout (pg_execute_code `timeout`), well under the chaos call deadline. */
+export const PROGRAM_TIMEOUT_MS = 10_000;
+
 export type WriteKind = "single" | "pair" | "code";
 
 /**
@@ -131,7 +134,8 @@ async function program(call: Call, record: Record_, id: string): Promise<void> {
     } catch (e) {
       return { ok: false, code: e.code ?? e.name, message: String(e.message).slice(0, 300) };
     }`;
-  const o = await call("pg_execute_code", { code });
+  // The product bounds the run (10 s here, under the call's deadline): an answer after that is a hang.
+  const o = await call("pg_execute_code", { code, timeout: PROGRAM_TIMEOUT_MS });
   if (o.kind === "ok") {
     const r = o.structured.result as { ok: boolean; code?: string; message?: string } | null;
     if (r?.ok) return record("code", id, "acked");
