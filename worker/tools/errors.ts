@@ -5,7 +5,7 @@
  * the grant that would allow it (db/permission.ts). Protocol failures (an
  * unknown tool) are JSON-RPC errors and never pass through here.
  */
-import { ConnectionError, ResultTooLargeError } from "../db/session";
+import { ConnectionError, ConnectionLostError, isConnectionLoss, ResultTooLargeError } from "../db/session";
 import { UnsafeRoleError } from "../db/posture";
 import { IdentifierError } from "../sql/ident";
 import { SqlSyntaxError } from "../sql/lexer";
@@ -79,9 +79,37 @@ export function toErrorInfo(e: unknown): ToolErrorInfo {
   if (e instanceof SqlSyntaxError) return { code: "42601", message: e.message, position: e.position };
   if (e instanceof UnsafeRoleError) return { code: e.code, message: e.message, hint: e.hint };
   if (e instanceof ResultTooLargeError) return { code: e.code, message: e.message, hint: e.hint };
-  if (e instanceof ConnectionError) return { code: "connection_failure", message: e.message, hint: "check the database is up and the Hyperdrive/DATABASE_URL configuration" };
+  if (e instanceof ConnectionError) return { code: "connection_failure", message: e.message, hint: RETRY_CONNECT };
+  if (e instanceof ConnectionLostError) return lostInfo(e.message, e.commit);
+  // A connection failure that reached us unclassified is still one, not an internal error.
+  if (isConnectionLoss(e)) return lostInfo(`the database connection was lost: ${e instanceof Error ? e.message : String(e)}`, "not committed");
   console.error("unexpected tool failure", e);
   return { code: "internal_error", message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+const RETRY_CONNECT = "retryable: nothing ran; the database may be restarting. Retry after a short wait; if it persists, check the database is up and the Hyperdrive/DATABASE_URL configuration";
+
+/**
+ * Error codes for a connection that failed, by what the caller may do:
+ * - `connection_failure`: could not connect; nothing ran; retry.
+ * - `connection_lost`: lost during the call and nothing was committed; retry.
+ * - `commit_unknown`: lost at the COMMIT; it may have happened. Check before retrying.
+ */
+export const CONNECTION_ERROR_CODES = ["connection_failure", "connection_lost", "commit_unknown"] as const;
+
+function lostInfo(message: string, commit: ConnectionLostError["commit"]): ToolErrorInfo {
+  switch (commit) {
+    case "not committed":
+      return { code: "connection_lost", message, hint: "retryable: nothing was committed (a transaction in progress was rolled back by the server). Retry after a short wait" };
+    case "unknown":
+      return {
+        code: "commit_unknown",
+        message: `${message}; the COMMIT was sent and its answer never came, so the write may or may not have been committed`,
+        hint: "do not retry blindly: read the rows the write would have changed to learn whether it committed, then retry only if it did not",
+      };
+    case "committed":
+      return { code: "connection_lost", message: `${message}; the write was committed (its COMMIT was acknowledged) but the rest of the answer was lost`, hint: "do not retry: the write is in the database" };
+  }
 }
 
 /** One compact text block a model reads; `sql` lets us point at the error position. */
