@@ -12,6 +12,7 @@ import { needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
 import { runningName } from "./tags";
+import { actingAs } from "./permission";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
@@ -122,14 +123,15 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
+      const role = opts?.asServer ? undefined : config.readRole;
       const db = await session();
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole, runningName: named(db) });
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role, runningName: named(db) });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
-      return db.run(sql, params, limitsOf(limits), wrap);
+      return actingAs(config, role, sql, () => db.run(sql, params, limitsOf(limits), wrap));
     },
     async write(sql, params = [], opts = {}) {
       const db = await session();
-      return db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db) }));
+      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db) })));
     },
     async standalone(sql, params = []) {
       const db = await session();
@@ -137,7 +139,7 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
       // With no transaction to SET LOCAL in, the running name is set for the session and reset after.
       await db.query(`SET statement_timeout = ${Math.trunc(timeout)}${call ? `; SET application_name = ${literal(named(db)!)}` : ""}`);
       try {
-        return await db.run(sql, params, limitsOf());
+        return await actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf()));
       } finally {
         if (call) await db.query("RESET application_name").catch(() => {});
       }
@@ -163,10 +165,12 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
       const db = await session();
       const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db) });
       await db.query(wrap.before!.join("; "));
+      const role = opts.readOnly ? config.readRole : undefined;
       for (let index = 0; index < statements.length; index++) {
         call?.progress(`statement ${index + 1} of ${statements.length}`);
         try {
-          results.push(await db.run(statements[index]!, [], limitsOf(opts.limits)));
+          const sql = statements[index]!;
+          results.push(await actingAs(config, role, sql, () => db.run(sql, [], limitsOf(opts.limits))));
         } catch (error) {
           await db.query("ROLLBACK").catch(() => {});
           return { results, failure: { index, error } };
