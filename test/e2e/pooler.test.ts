@@ -27,11 +27,12 @@ describe.skipIf(missing !== undefined)("cancellation behind PgBouncer (transacti
 
   beforeAll(async () => {
     // Two server connections: calls share backends, and a canceller still finds one free.
+    // (Starting a Worker here bundles it again in this process: minutes on a loaded machine.)
     bouncer = await startPgBouncer(inject("serverDatabaseUrl"), { poolSize: 2 });
     worker = await startWorker({ databaseUrl: bouncer.url, vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", PYTHON: "false" } });
     client = await connectClient(worker.mcpUrl);
     db = await observer();
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await client?.close();
