@@ -102,6 +102,13 @@ export class TxSession extends DurableObject {
   #startedAt = 0;
   #lastActivity = 0;
   #busy = 0;
+  /**
+   * Set, synchronously, the moment the transaction starts to end (COMMIT,
+   * ROLLBACK, expiry, a lost connection): from then on no call may put a
+   * statement on its connection. A statement queued behind the COMMIT or
+   * ROLLBACK would run after it, outside any transaction, and be autocommitted.
+   */
+  #ending: string | undefined;
   #aborted = false;
   #statements = 0;
   #savepoints: string[] = [];
@@ -154,7 +161,7 @@ export class TxSession extends DurableObject {
   }
 
   async #execute(owner: string, op: TxOp): Promise<TxResult<RowSet | Record<string, unknown>[] | ScriptOutcome>> {
-    const refused = await this.#check(owner);
+    const refused = (await this.#check(owner)) ?? this.#endingNow();
     if (refused) return refused;
     this.#busy++;
     this.#lastActivity = Date.now();
@@ -193,10 +200,11 @@ export class TxSession extends DurableObject {
   }
 
   async control(owner: string, c: TxControl): Promise<TxResult<{ state: string }>> {
-    const refused = await this.#check(owner);
+    const refused = (await this.#check(owner)) ?? this.#endingNow();
     if (refused) return refused;
     this.#lastActivity = Date.now();
     const session = this.#session!;
+    if (c.kind === "commit" || c.kind === "rollback") this.#ending = c.kind === "commit" ? "committing" : "rolling back";
     try {
       switch (c.kind) {
         case "commit":
@@ -224,7 +232,9 @@ export class TxSession extends DurableObject {
       }
       return { ok: true, value: { state: this.#aborted ? "aborted" : "open" } };
     } catch (e) {
-      return { ok: false, error: await this.#failed(e) };
+      const error = await this.#failed(e);
+      if (this.#session && (c.kind === "commit" || c.kind === "rollback")) this.#ending = undefined;
+      return { ok: false, error };
     } finally {
       if (this.#session) await this.#scheduleAlarm();
     }
@@ -244,7 +254,10 @@ export class TxSession extends DurableObject {
       // Null when the transaction wrote nothing: then a lost COMMIT loses nothing.
       xid = (await session.query<{ xid: string | null }>("select txid_current_if_assigned()::text as xid")).rows[0]?.xid ?? undefined;
     } catch (e) {
-      return { ok: false, error: await this.#failed(e) };
+      const error = await this.#failed(e);
+      // Still open (the read failed, the connection did not): the transaction is not ending after all.
+      if (this.#session) this.#ending = undefined;
+      return { ok: false, error };
     }
     const persisted = (await this.ctx.storage.get<Persisted>(STATE_KEY))!;
     await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "committing", ...(xid ? { xid } : {}) });
@@ -314,6 +327,8 @@ export class TxSession extends DurableObject {
   }
 
   override async alarm(): Promise<void> {
+    // Already ending (a COMMIT in flight, a close under way): that path finishes it and clears the alarm.
+    if (this.#ending) return;
     if (!this.#session || !this.#lease) {
       // Evicted or reloaded since the alarm was set: the connection (and the transaction) is gone.
       const persisted = await this.ctx.storage.get<Persisted>(STATE_KEY);
@@ -343,6 +358,8 @@ export class TxSession extends DurableObject {
       await this.ctx.storage.put<Persisted>(STATE_KEY, closed);
       return { ok: false, error: closedError(closed) };
     }
+    const ending = this.#endingNow();
+    if (ending) return ending;
     if (!this.#session) {
       const reason = "its connection was lost (the transaction holder restarted or was evicted)";
       await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "closed", reason, outcome: "rolled back" });
@@ -372,12 +389,20 @@ export class TxSession extends DurableObject {
   }
 
   async #expire(reason: string): Promise<void> {
+    this.#ending = reason;
     // Bounded: the connection may be dead without our knowing; closing it rolls back all the same.
     if (this.#session) await bounded(this.#session.query("ROLLBACK").catch(() => {}), CLOSE_TIMEOUT_MS, undefined);
     await this.#close(reason);
   }
 
+  /** A call arriving while the transaction ends is refused, not run on its connection. */
+  #endingNow(): TxResult<never> | undefined {
+    if (!this.#ending) return undefined;
+    return { ok: false, error: { code: "tx_busy", message: `transaction ${this.#lease?.tx} is ending (${this.#ending})`, hint: "call pg_tx_status shortly: it reports how it ended" } };
+  }
+
   async #close(reason: string, outcome: Outcome = "rolled back", xid?: string): Promise<void> {
+    this.#ending ??= reason;
     const session = this.#session;
     const txId = this.#lease?.tx;
     this.#session = undefined;

@@ -76,7 +76,7 @@ export async function inject(name: FaultName, target: FaultTarget, t0: number): 
 /**
  * Restart through an operator's command (an external database): CHAOS_RESTART_CMD
  * runs in a shell with CHAOS_RESTART_MODE=fast|immediate in its environment,
- * e.g. `pg_ctlcluster 15 main restart -- -m $CHAOS_RESTART_MODE`.
+ * e.g. `pg_ctlcluster -m $CHAOS_RESTART_MODE 15 main restart`.
  */
 export function commandRestart(command: string, timeoutMs: number): (mode: "fast" | "immediate") => Promise<void> {
   return (mode) =>

@@ -10,6 +10,7 @@
  *
  *   npm run chaos -- [--duration-s 60] [--clients 32] [--deadline-ms 20000]
  *                    [--faults lock,kill,restart-fast,restart-immediate] [--verbose]
+ *                    [--mix 40,25,20,15]   (weights: single writes, transactions, reads, programs)
  *
  * The database: the embedded PostgreSQL (default), or DATABASE_URL (a
  * superuser connection string); restarts of an external database run
@@ -34,6 +35,7 @@ const { values: flags } = parseArgs({
     "deadline-ms": { type: "string", default: "20000" },
     faults: { type: "string", default: ALL_FAULTS.join(",") },
     "recovery-bound-ms": { type: "string", default: "15000" },
+    mix: { type: "string", default: "40,25,20,15" },
     verbose: { type: "boolean", default: false },
   },
 });
@@ -46,6 +48,8 @@ const FAULTS = flags.faults!.split(",").filter(Boolean) as FaultName[];
 for (const f of FAULTS) if (!ALL_FAULTS.includes(f)) usage(`unknown fault ${f} (known: ${ALL_FAULTS.join(", ")})`);
 if (!(DURATION_MS >= 5_000 && DURATION_MS <= 3_600_000)) usage("--duration-s is 5..3600");
 if (!(CLIENTS >= 1 && CLIENTS <= 256)) usage("--clients is 1..256");
+const MIX = flags.mix!.split(",").map(Number) as [number, number, number, number];
+if (MIX.length !== 4 || MIX.some((n) => !(n >= 0)) || MIX.every((n) => n === 0)) usage("--mix is four weights: single writes, transactions, reads, programs (e.g. 40,25,20,15)");
 if (!(DEADLINE_MS >= 1_000 && DEADLINE_MS <= 300_000)) usage("--deadline-ms is 1000..300000");
 
 // The server's bounds for the run: short, so the faults bite and the leases end within the run.
@@ -65,11 +69,12 @@ const log = (s: string) => process.stderr.write(`[chaos ${new Date().toISOString
 
 async function main(): Promise<number> {
   const stop: (() => Promise<void>)[] = [];
-  // Everything is bounded; this is the backstop if something we do not control hangs.
+  // Everything is bounded; this is the backstop if something we do not control hangs. Set-up (the build, the
+  // Worker's start) is bounded on its own and can take minutes on a loaded machine, so it runs first.
   const watchdog = setTimeout(() => {
     log("watchdog: the run exceeded its time bound; stopping");
     void Promise.allSettled(stop.map((s) => s())).then(() => process.exit(3));
-  }, DURATION_MS + DEADLINE_MS * 3 + 180_000);
+  }, SETUP_BOUND_MS + DURATION_MS + DEADLINE_MS * 3 + 180_000);
   watchdog.unref();
   try {
     return await run(stop);
@@ -78,6 +83,9 @@ async function main(): Promise<number> {
     clearTimeout(watchdog);
   }
 }
+
+/** Starting PostgreSQL, building and starting the Worker. */
+const SETUP_BOUND_MS = 900_000;
 
 async function run(stop: (() => Promise<void>)[]): Promise<number> {
   let postgres: RunningPostgres | undefined;
@@ -136,7 +144,7 @@ async function run(stop: (() => Promise<void>)[]): Promise<number> {
   const ledger: Ledger = { writes: [], calls: [], unseen: [] };
   const t0 = Date.now();
   const until = t0 + DURATION_MS;
-  const workload = runWorkload({ clients, deadlineMs: DEADLINE_MS, until, t0, runId: randomBytes(4).toString("hex"), maxOpsPerClient: MAX_OPS_PER_CLIENT }, ledger);
+  const workload = runWorkload({ clients, deadlineMs: DEADLINE_MS, until, t0, runId: randomBytes(4).toString("hex"), maxOpsPerClient: MAX_OPS_PER_CLIENT, mix: MIX }, ledger);
 
   // Faults spread over the first three quarters; the last quarter shows the service under load after them.
   const faults: FaultRecord[] = [];

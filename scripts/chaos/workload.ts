@@ -57,6 +57,8 @@ export interface WorkloadOptions {
   runId: string;
   /** At most this many operations per client, whatever the time. */
   maxOpsPerClient: number;
+  /** Relative weights of single writes, transactions, reads and programs. */
+  mix: [number, number, number, number];
 }
 
 export async function runWorkload(opts: WorkloadOptions, ledger: Ledger): Promise<void> {
@@ -76,14 +78,15 @@ async function clientLoop(client: Client, n: number, opts: WorkloadOptions, ledg
 
   for (let seq = 0; seq < opts.maxOpsPerClient && Date.now() < opts.until; seq++) {
     const id = `${opts.runId}-${n}-${seq}`;
-    const dice = Math.random();
-    if (dice < 0.4) {
+    const [w, p, r] = opts.mix;
+    const dice = Math.random() * (opts.mix[0] + opts.mix[1] + opts.mix[2] + opts.mix[3]);
+    if (dice < w) {
       const o = await call("pg_query_write", { sql: "insert into chaos_single (id, client) values ($1, $2)", params: [id, n] });
       record("single", id, told(o), o);
       if (o.kind === "ok") acked.push(id);
-    } else if (dice < 0.65) {
+    } else if (dice < w + p) {
       await pair(call, record, id);
-    } else if (dice < 0.85) {
+    } else if (dice < w + p + r) {
       if (acked.length === 0) continue;
       const seen = acked[Math.floor(Math.random() * acked.length)]!;
       const o = await call("pg_query_read", { sql: "select count(*)::int from chaos_single where id = $1", params: [seen] });

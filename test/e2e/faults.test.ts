@@ -123,4 +123,23 @@ describe("held transactions and their connection", () => {
     expect(text(await call(client, "pg_tx_commit", { tx }))).toMatch(/PostgreSQL rolled it back/);
     await stillServes();
   });
+
+  it("a call that arrives while COMMIT runs is refused, never run after it outside the transaction", async () => {
+    // A deferred trigger keeps COMMIT busy for 2 s; meanwhile a second request uses the same tx.
+    const t = uniqueName("faults_race");
+    await db.query(`create table ${t} (id int primary key)`);
+    await db.query(`create function ${t}_slow() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return null; end $$`);
+    await db.query(`create constraint trigger ${t}_c after insert on ${t} deferrable initially deferred for each row execute function ${t}_slow()`);
+    const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1)` });
+    const commit = call(client, "pg_tx_commit", { tx });
+    const app = `pg-mcp tx ${await txTag(tx)} by %`;
+    await waitFor(async () => (await db.query("select 1 from pg_stat_activity where application_name like $1 and query = 'COMMIT' and state = 'active'", [app])).rowCount === 1, { what: "the COMMIT to run" });
+    const late = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2)` });
+    expect(late.isError).toBe(true);
+    expect(text(late)).toMatch(new RegExp(`^ERROR tx_busy: transaction ${tx} is (committing|ending)`));
+    expect((await commit).structuredContent?.state).toBe("committed");
+    // Before, the late insert waited behind the COMMIT on the same connection and was autocommitted on its own.
+    expect((await db.query(`select id from ${t} order by id`)).rows).toEqual([{ id: 1 }]);
+  });
 });
