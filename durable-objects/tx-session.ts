@@ -12,6 +12,7 @@
  * transaction.
  */
 import { DurableObject } from "cloudflare:workers";
+import { deploymentLimits } from "./names";
 import { getConfig } from "../worker/config";
 import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
@@ -268,8 +269,7 @@ export class TxSession extends DurableObject {
     await this.ctx.storage.deleteAlarm();
     // Free the deployment's open-transaction slot.
     if (txId) {
-      const limits = (this.env as Env).LIMITS;
-      await limits.get(limits.idFromName("deployment")).closeSlot("tx", txId).catch(() => {});
+      await deploymentLimits(this.env as Env).closeSlot("tx", txId).catch(() => {});
     }
   }
 

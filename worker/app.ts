@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { ConfigError, getConfig } from "./config";
 import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
 import { consentPage, consentSubmit } from "./auth/consent";
-import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
+import { acquireLimits, hopTiming, tooManyRequests, withLease } from "./limits/limits";
 import { handleMcp } from "./mcp/handler";
 import { hostAllowed, misdirected } from "./mcp/hosts";
 import { SERVER_INFO, runTool } from "./mcp/server";
@@ -59,7 +59,7 @@ app.all(MCP_ROUTE, async (c) => {
   if (auth instanceof Response) return auth;
 
   const lease = await acquireLimits(c.env, config, auth, parsedBody);
-  if (lease && !lease.ok) return tooManyRequests(lease);
+  if (lease && !lease.ok) return withTiming(tooManyRequests(lease), hopTiming(lease));
   let response: Response;
   try {
     response = await handleMcp(c.req.raw, raw, parsedBody, { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool });
@@ -68,8 +68,20 @@ app.all(MCP_ROUTE, async (c) => {
     throw e;
   }
   // The tool runs while the (SSE) body streams: the concurrency slot is held until the body ends.
-  return lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response;
+  return withTiming(lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response, hopTiming(lease));
 });
+
+function withTiming(response: Response, timing: string): Response {
+  try {
+    response.headers.append("Server-Timing", timing);
+    return response;
+  } catch {
+    // Immutable headers (a Response passed through from fetch): copy.
+    const headers = new Headers(response.headers);
+    headers.append("Server-Timing", timing);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
 
 function payloadTooLarge(max: number): Response {
   return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: `request body larger than ${max} bytes (MAX_REQUEST_BYTES)` } }, { status: 413 });

@@ -1,11 +1,14 @@
 /**
  * Per-caller rate limits and the deployment's concurrency cap, decided by the
- * Limits Durable Object. Only requests that reach the database count (tool
- * calls, resource reads, prompts); listing and initialisation are free.
+ * caller's own Limits Durable Object (one RPC per counted request; it asks
+ * the deployment-wide DeploymentLimits object only for a new request slot).
+ * Only requests that reach the database count (tool calls, resource reads,
+ * prompts); listing and initialisation are free.
  */
 import type { Config } from "../config";
 import type { Principal } from "../auth/principal";
 import type { AcquireResult, CostClass, LimitPolicy } from "../../durable-objects/limits";
+import { callerLimitsName } from "../../durable-objects/names";
 import { ALL_TOOLS } from "../tools";
 
 const COST = new Map<string, CostClass>(ALL_TOOLS.map((t) => [t.name, t.cost ?? "call"]));
@@ -34,10 +37,20 @@ export async function acquireLimits(env: Env, config: Config, principal: Princip
   const policy = policyOf(config);
   const limited = policy.maxConcurrent > 0 || policy.perMinute.call > 0 || policy.perMinute[cost] > 0;
   if (!limited) return undefined;
-  const stub = env.LIMITS.get(env.LIMITS.idFromName("deployment"));
-  const result = await stub.acquire(principal.id, cost, policy);
+  const holder = callerLimitsName(principal.id);
+  const stub = env.LIMITS.get(env.LIMITS.idFromName(holder));
+  const result = (await stub.acquire(holder, principal.id, cost, policy)) as AcquireResult;
   if (!result.ok) return result;
   return { ...result, release: () => stub.release(result.lease) };
+}
+
+/**
+ * Durable Object round trips this request waited for before its answer
+ * started, as Server-Timing entries (the benchmark reads them): to the
+ * caller's own object, and to one shared by the whole deployment.
+ */
+export function hopTiming(lease: Lease | undefined): string {
+  return `do-caller;desc="${lease ? 1 : 0}", do-deployment;desc="${lease?.deploymentHops ?? 0}"`;
 }
 
 export function limitHeaders(lease: Lease): Record<string, string> {
