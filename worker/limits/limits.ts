@@ -30,6 +30,20 @@ function costOf(body: unknown): CostClass | undefined {
   return "call";
 }
 
+/** Whether each caller's last request in this isolate was admitted (bounded: forgotten wholesale when full). */
+const lastAdmitted = new Map<string, boolean>();
+const LAST_ADMITTED_MAX = 10_000;
+
+/**
+ * Whether this caller's next request will most likely be admitted: its last
+ * one in this isolate was. Only then does its connection open before the
+ * decision, so a caller over its limits cannot make the server open
+ * connections it will not use.
+ */
+export function likelyAdmitted(principal: Principal): boolean {
+  return lastAdmitted.get(principal.id) === true;
+}
+
 /** Takes a token and a concurrency slot, or says why not. Undefined when nothing is limited for this request. */
 export async function acquireLimits(env: Env, config: Config, principal: Principal, body: unknown): Promise<Lease | undefined> {
   const cost = costOf(body);
@@ -40,8 +54,16 @@ export async function acquireLimits(env: Env, config: Config, principal: Princip
   const holder = callerLimitsName(principal.id);
   const stub = env.LIMITS.get(env.LIMITS.idFromName(holder));
   const result = (await stub.acquire(holder, principal.id, cost, policy)) as AcquireResult;
+  if (lastAdmitted.size >= LAST_ADMITTED_MAX) lastAdmitted.clear();
+  // The last token admitted this one but leaves none for the next: do not count on it.
+  lastAdmitted.set(principal.id, result.ok && result.remaining !== 0);
   if (!result.ok) return result;
   return { ...result, release: () => stub.release(result.lease) };
+}
+
+/** The request was refused by its limits: whatever was started for it stops before reaching the database. */
+export class NotAdmitted extends Error {
+  override readonly name = "NotAdmitted";
 }
 
 /**
