@@ -6,9 +6,10 @@
  * Rows: the product as `npm run dev` serves it (wrangler dev, with its proxy
  * worker) and as Miniflare serves it (one workerd hop), both with an API key
  * and the default limits on (as deployed), and Toolbox (`--prebuilt postgres`,
- * MCP over HTTP). Columns: directly to PostgreSQL, and behind PgBouncer in
- * transaction mode (the stand-in for Hyperdrive's pool; skipped with a message
- * when `pgbouncer` is not installed).
+ * MCP over HTTP). Tables: the product directly to PostgreSQL (a connection
+ * per call, SCRAM and all), and behind PgBouncer in transaction mode (the
+ * stand-in for Hyperdrive's pool; skipped with a message when `pgbouncer` is
+ * not installed). Toolbox runs directly in both (it keeps its own pool).
  *
  * Toolbox comes from npm on demand (`npm exec`, pinned version): it is a
  * ~100 MB platform binary that only this script needs, so it is not a
@@ -35,6 +36,7 @@ const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 4000);
 const THROUGHPUT_MAX_CALLS = 20_000;
 const CLIENTS = 8;
 const START_TIMEOUT_MS = 180_000;
+const TOOLBOX = "Toolbox";
 const BIG_SQL = "select id, name, amount, created_at, flag from bench_rows order by id";
 
 interface Target {
@@ -169,8 +171,9 @@ try {
     ["PgBouncer", typeof bouncer === "string" ? undefined : bouncer.url(decodeURIComponent(server.username), decodeURIComponent(server.password))],
   ];
 
-  const starters: [string, (url: string, pooled: boolean) => Promise<Target>][] = [
-    ["toolbox", async (url, pooled) => ({ name: "Toolbox", headers: {}, sqlTool: "execute_sql", args: (sql) => ({ sql }), ...(await startToolbox(url, pooled)) })],
+  // Toolbox runs directly only (its own pool; see scripts/lib/peers.ts): it is the reference in both columns.
+  const starters: [string, (url: string) => Promise<Target>][] = [
+    ["toolbox", async (url) => ({ name: TOOLBOX, headers: {}, sqlTool: "execute_sql", args: (sql) => ({ sql }), ...(await startToolbox(url)) })],
     ["wrangler", (url) => startProduct("wrangler", url, token, secret)],
     ["miniflare", (url) => startProduct("miniflare", url, token, secret)],
   ];
@@ -178,10 +181,11 @@ try {
   for (const [column, url] of columns) {
     if (!url) continue;
     for (const [key, start] of starters) {
+      if (key === "toolbox" && column !== "direct") continue;
       let target: Target | undefined;
       process.stderr.write(`measuring ${key} (${column})...\n`);
       try {
-        target = await start(url, column === "PgBouncer");
+        target = await start(url);
         const r = await measure(target);
         if (!results.has(column)) results.set(column, new Map());
         results.get(column)!.set(target.name, r);
@@ -198,13 +202,14 @@ try {
 
   console.log(`\n${CALLS} sequential "select 1" calls per row after warm-up; 1000 x 5 result ${BIG_CALLS} times; ${CLIENTS} clients for ${THROUGHPUT_MS} ms. Raw row data of the 1000 x 5 result: ${rawBytes} bytes.`);
   for (const [column] of columns) {
-    const rows = results.get(column);
+    let rows = results.get(column);
     if (!rows) {
       console.log(`\n${column}: skipped: ${bouncer}`);
       continue;
     }
-    const peer = rows.get("Toolbox");
+    const peer = results.get("direct")?.get(TOOLBOX);
     const base = typeof peer === "object" ? peer : undefined;
+    if (column !== "direct" && peer) rows = new Map([[`${TOOLBOX} (direct, its own pool)`, peer], ...rows]);
     const ratio = (v: number, b: number | undefined, invert = false) => (b ? ` (${(invert ? b / v : v / b).toFixed(2)}x)` : "");
     const lines: (string | number)[][] = [["server", "select 1 p50", "p99", "1000x5 p50", "1000x5 bytes", "bytes/raw", "tools/list bytes", `throughput, ${CLIENTS} clients`, "DO round trips per read call"]];
     for (const [name, r] of rows) {
@@ -222,10 +227,10 @@ try {
         (r.bigBytes / rawBytes).toFixed(2) + "x",
         `${r.listBytes} (${r.tools} tools)`,
         `${r.rps.toFixed(0)}/s` + (self ? "" : ratio(r.rps, base?.rps)),
-        r.doHops ?? (name === "Toolbox" ? "-" : "not reported"),
+        r.doHops ?? (name.startsWith(TOOLBOX) ? "-" : "not reported"),
       ]);
     }
-    console.log(`\n${column}${column === "PgBouncer" ? " (transaction mode: connection set-up as cheap as Hyperdrive's pool makes it)" : ""}; ratios against Toolbox in the same column\n`);
+    console.log(`\n${column}${column === "PgBouncer" ? " (transaction mode: connection set-up as cheap as Hyperdrive's pool makes it)" : ""}; ratios against ${TOOLBOX} (direct)\n`);
     console.log(table(lines));
   }
 } finally {

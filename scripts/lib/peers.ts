@@ -93,8 +93,14 @@ export async function stopChild(child: ChildProcess, group = false): Promise<voi
   clearTimeout(timer);
 }
 
-/** Google's MCP Toolbox, prebuilt postgres tools, on a free loopback port. */
-export async function startToolbox(databaseUrl: string, pooled: boolean): Promise<{ mcpUrl: string; stop(): Promise<void> }> {
+/**
+ * Google's MCP Toolbox, prebuilt postgres tools, on a free loopback port.
+ * Directly to PostgreSQL only: it keeps its own connection pool (pgx), and
+ * pgx's cached named statements fail behind a transaction-mode PgBouncer
+ * before 1.21 ("prepared statement ... already exists"); its query-parameter
+ * setting did not switch that off in 1.12.
+ */
+export async function startToolbox(databaseUrl: string): Promise<{ mcpUrl: string; stop(): Promise<void> }> {
   const db = new URL(databaseUrl);
   const port = await freePort();
   // Its own process group, so stopping it stops npm exec and the binary it started.
@@ -108,9 +114,6 @@ export async function startToolbox(databaseUrl: string, pooled: boolean): Promis
       POSTGRES_DATABASE: db.pathname.slice(1) || "postgres",
       POSTGRES_USER: decodeURIComponent(db.username),
       POSTGRES_PASSWORD: decodeURIComponent(db.password),
-      // Behind a transaction-mode pooler, pgx's cached named statements collide across server connections
-      // ("prepared statement ... already exists"): unnamed statements, as the product sends, are what works there.
-      ...(pooled ? { POSTGRES_QUERY_PARAMS: "{default_query_exec_mode: exec}" } : {}),
     },
   });
   let output = "";
