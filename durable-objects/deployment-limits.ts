@@ -12,7 +12,7 @@
  * - Transaction and program slots (pg_tx_begin, code runs) are taken and
  *   freed here directly: those calls are rare and already slow.
  *
- * Granted request slots are kept in SQLite storage, so an eviction does not
+ * Granted request slots and open slots are kept in SQLite storage, so an eviction does not
  * hand out the same slots twice; each grant is recorded under its holder's
  * epoch (one per incarnation of the holder), and a holder seen with a new
  * epoch frees what its earlier incarnation held.
@@ -27,6 +27,7 @@ interface Grant {
 
 export class DeploymentLimits extends DurableObject<Env> {
   static readonly GRANTS_TABLE = "request_grants";
+  static readonly SLOTS_TABLE = "slots";
   /** How long a reclaim waits for one holder before counting its slots as still in use. */
   static readonly RECLAIM_TIMEOUT_MS = 2_000;
   #grants = new Map<string, Grant>(); // holder -> its slots
@@ -38,6 +39,12 @@ export class DeploymentLimits extends DurableObject<Env> {
     this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS ${DeploymentLimits.GRANTS_TABLE} (holder TEXT PRIMARY KEY, epoch TEXT NOT NULL, count INTEGER NOT NULL)`);
     for (const row of this.ctx.storage.sql.exec<{ holder: string; epoch: string; count: number }>(`SELECT holder, epoch, count FROM ${DeploymentLimits.GRANTS_TABLE}`)) {
       this.#grants.set(row.holder, { epoch: row.epoch, count: row.count });
+    }
+    // Slots live in SQLite too: an object that restarts (evicted while a long program or transaction
+    // holds its slot, or reloaded) must not forget them and let a second one past the cap.
+    this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS ${DeploymentLimits.SLOTS_TABLE} (kind TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (kind, id))`);
+    for (const row of this.ctx.storage.sql.exec<{ kind: SlotKind; id: string; expires: number }>(`SELECT kind, id, expires FROM ${DeploymentLimits.SLOTS_TABLE}`)) {
+      this.#slots[row.kind]?.set(row.id, row.expires);
     }
   }
 
@@ -56,14 +63,16 @@ export class DeploymentLimits extends DurableObject<Env> {
     const slots = this.#slots[kind];
     const now = Date.now();
     // A slot whose release was lost frees itself when its deadline passes.
-    for (const [k, exp] of slots) if (exp < now) slots.delete(k);
+    for (const [k, exp] of slots) if (exp < now) this.closeSlot(kind, k);
     if (slots.size >= max) return { ok: false, open: slots.size };
     slots.set(id, expiresAtMs);
+    this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO ${DeploymentLimits.SLOTS_TABLE} (kind, id, expires) VALUES (?, ?, ?)`, kind, id, expiresAtMs);
     return { ok: true, open: slots.size };
   }
 
   closeSlot(kind: SlotKind, id: string): void {
     this.#slots[kind].delete(id);
+    this.ctx.storage.sql.exec(`DELETE FROM ${DeploymentLimits.SLOTS_TABLE} WHERE kind = ? AND id = ?`, kind, id);
   }
 
   #total(): number {

@@ -3,7 +3,8 @@
  * so placed, near where that caller first called): its token buckets per cost
  * class (calls, expensive tools, code executions) and its requests in flight.
  * No call touches an object shared by the whole deployment while the caller
- * stays within the request slots it already holds.
+ * stays within the request slots it already holds. The confirmations the
+ * server asks this caller for (worker/mcp/confirm.ts) are kept here too.
  *
  * The deployment's cap on requests in flight (MAX_CONCURRENT_REQUESTS) stays
  * exact without a global hop per call: the DeploymentLimits object grants
@@ -149,6 +150,41 @@ export class Limits extends DurableObject<Env> {
       }
     }
     return { limit, remaining: remaining === Infinity ? -1 : remaining, resetMs };
+  }
+
+  static readonly MAX_CONFIRMATIONS = 10_000;
+  static readonly CONFIRMATIONS_TABLE = "confirmations";
+  #confirmationsReady = false;
+
+  #confirmations() {
+    if (!this.#confirmationsReady) {
+      this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS ${Limits.CONFIRMATIONS_TABLE} (token TEXT PRIMARY KEY, binding TEXT NOT NULL, expires INTEGER NOT NULL)`);
+      this.#confirmationsReady = true;
+    }
+    return this.ctx.storage.sql;
+  }
+
+  /**
+   * Records a confirmation the server asked for (worker/mcp/confirm.ts): the
+   * token travels to the client as requestState, the binding (a hash of the
+   * caller and the exact call) stays here, in the caller's own object. In storage, so an eviction while
+   * the user thinks loses nothing; expired ones go on the next offer.
+   */
+  offerConfirmation(token: string, binding: string, expiresAtMs: number): void {
+    const sql = this.#confirmations();
+    sql.exec("DELETE FROM confirmations WHERE expires < ?", Date.now());
+    // Bounded whatever the caller does: the oldest offers give way.
+    sql.exec("DELETE FROM confirmations WHERE token IN (SELECT token FROM confirmations ORDER BY expires DESC LIMIT -1 OFFSET ?)", Limits.MAX_CONFIRMATIONS - 1);
+    sql.exec("INSERT OR REPLACE INTO confirmations (token, binding, expires) VALUES (?, ?, ?)", token, binding, expiresAtMs);
+  }
+
+  /** Takes a confirmation token: once only. Its binding, or undefined when unknown, used or expired. */
+  takeConfirmation(token: string): { binding: string } | undefined {
+    const sql = this.#confirmations();
+    const row = sql.exec<{ binding: string; expires: number }>("SELECT binding, expires FROM confirmations WHERE token = ?", token).toArray()[0];
+    if (!row) return undefined;
+    sql.exec("DELETE FROM confirmations WHERE token = ?", token);
+    return row.expires < Date.now() ? undefined : { binding: row.binding };
   }
 
   #refill(key: string, perMinute: number, now: number): Bucket {

@@ -14,7 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { deploymentLimits } from "./names";
 import { getConfig } from "../worker/config";
-import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
+import { openSession, type DbNotice, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
@@ -48,14 +48,22 @@ export interface TxStatus extends Lease {
   idleMs: number;
 }
 
-/** What crosses the RPC boundary: a value, or the error info (pg errors lose their fields when thrown across RPC). */
-export type TxResult<T> = { ok: true; value: T } | { ok: false; error: ToolErrorInfo };
+/**
+ * What crosses the RPC boundary: a value, or the error info (pg errors lose
+ * their fields when thrown across RPC); with the notices PostgreSQL sent
+ * during the statement, which the calling Worker passes on to its client.
+ */
+export type TxResult<T> = ({ ok: true; value: T } | { ok: false; error: ToolErrorInfo }) & { notices?: DbNotice[] };
 
-export type TxOp =
+export type TxOp = (
   | { kind: "read"; sql: string; params?: unknown[]; limits?: Partial<RunLimits>; opts?: ReadOptions }
   | { kind: "write"; sql: string; params?: unknown[]; rollback?: boolean; limits?: Partial<RunLimits> }
   | { kind: "rows"; sql: string; params?: unknown[] }
-  | { kind: "script"; statements: string[]; opts: ScriptOptions };
+  | { kind: "script"; statements: string[]; opts: ScriptOptions }
+) & {
+  /** The tools/call's running name (db/tags.ts), so that a cancel finds its statement (db/cancel.ts). */
+  runningName?: string;
+};
 
 export type TxControl = { kind: "commit" } | { kind: "rollback" } | { kind: "savepoint"; name: string } | { kind: "release"; name: string } | { kind: "rollback_to"; name: string };
 
@@ -73,6 +81,7 @@ export class TxSession extends DurableObject {
 
   #session?: DbSession;
   #exec?: SqlExecutor;
+  #config?: ReturnType<typeof getConfig>;
   #lease?: Lease;
   #owner?: string;
   #startedAt = 0;
@@ -81,6 +90,8 @@ export class TxSession extends DurableObject {
   #aborted = false;
   #statements = 0;
   #savepoints: string[] = [];
+  /** Notices of the statement running now (exec), handed back with its result. */
+  #notices: DbNotice[] | undefined;
 
   async begin(req: BeginRequest): Promise<TxResult<Lease>> {
     const persisted = await this.ctx.storage.get<Persisted>(STATE_KEY);
@@ -89,7 +100,7 @@ export class TxSession extends DurableObject {
     let session: DbSession;
     try {
       // Never the transaction id: application_name is readable by every role (see worker/db/tags.ts).
-      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner) });
+      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner), onNotice: (n) => this.#notices?.push(n) });
     } catch (e) {
       return { ok: false, error: toErrorInfo(e) };
     }
@@ -106,6 +117,7 @@ export class TxSession extends DurableObject {
     const now = Date.now();
     this.#session = session;
     this.#exec = inTransactionExecutor(config, session);
+    this.#config = config;
     this.#owner = req.owner;
     this.#startedAt = now;
     this.#lastActivity = now;
@@ -116,12 +128,23 @@ export class TxSession extends DurableObject {
   }
 
   async exec(owner: string, op: TxOp): Promise<TxResult<RowSet | Record<string, unknown>[] | ScriptOutcome>> {
+    const notices: DbNotice[] = [];
+    this.#notices = notices;
+    try {
+      const r = await this.#execute(owner, op);
+      return notices.length ? { ...r, notices } : r;
+    } finally {
+      if (this.#notices === notices) this.#notices = undefined;
+    }
+  }
+
+  async #execute(owner: string, op: TxOp): Promise<TxResult<RowSet | Record<string, unknown>[] | ScriptOutcome>> {
     const refused = await this.#check(owner);
     if (refused) return refused;
     this.#busy++;
     this.#lastActivity = Date.now();
     try {
-      const exec = this.#exec!;
+      const exec = op.runningName ? inTransactionExecutor(this.#config!, this.#session!, op.runningName) : this.#exec!;
       let value: RowSet | Record<string, unknown>[] | ScriptOutcome;
       switch (op.kind) {
         case "read":
@@ -263,6 +286,7 @@ export class TxSession extends DurableObject {
     const txId = this.#lease?.tx;
     this.#session = undefined;
     this.#exec = undefined;
+    this.#config = undefined;
     await session?.close();
     const persisted = await this.ctx.storage.get<Persisted>(STATE_KEY);
     if (persisted) await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "closed", reason });

@@ -45,6 +45,34 @@ interface PgLikeClient {
   query(text: string | object, values?: unknown[]): Promise<pg.QueryResult>;
   end(): Promise<void>;
   on(event: "error" | "end", cb: (e?: Error) => void): unknown;
+  on(event: "notice", cb: (notice: NoticeFields) => void): unknown;
+}
+
+/** The fields of a NoticeResponse both drivers pass to their `notice` event. */
+interface NoticeFields {
+  severity?: string;
+  message?: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+  where?: string;
+}
+
+/**
+ * A message PostgreSQL sent besides the result: RAISE NOTICE/INFO/WARNING in
+ * a function or DO block, VACUUM VERBOSE's report, "table does not exist,
+ * skipping", deprecation warnings. Only those at or above the session's
+ * client_min_messages (NOTICE by default; INFO always) are sent.
+ */
+export interface DbNotice {
+  /** NOTICE, WARNING, INFO, LOG or DEBUG (as the server names it). */
+  severity: string;
+  message: string;
+  /** SQLSTATE (00000 for RAISE NOTICE, 01xxx for warnings). */
+  code?: string;
+  detail?: string;
+  hint?: string;
+  where?: string;
 }
 
 export interface DbSession {
@@ -83,6 +111,8 @@ export const maxMessageBytes = (maxBytes: number) => 2 * maxBytes + 65_536;
 export interface SessionOptions {
   /** Shown in pg_stat_activity, so operators (and tests) can tell our sessions apart. */
   applicationName?: string;
+  /** Receives the server's notices while the session is open. @default they are dropped */
+  onNotice?: (notice: DbNotice) => void;
 }
 
 function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeClient {
@@ -224,6 +254,13 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
   client.on("end", () => {
     if (!closed) broken ??= new Error("the server closed the connection");
   });
+  const onNotice = opts.onNotice;
+  if (onNotice) {
+    client.on("notice", (n) => {
+      if (n.message === undefined) return;
+      onNotice({ severity: (n.severity ?? "NOTICE").toUpperCase(), message: n.message, ...(n.code ? { code: n.code } : {}), ...(n.detail ? { detail: n.detail } : {}), ...(n.hint ? { hint: n.hint } : {}), ...(n.where ? { where: n.where } : {}) });
+    });
+  }
   try {
     await client.connect();
   } catch (e) {

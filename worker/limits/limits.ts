@@ -3,7 +3,7 @@
  * caller's own Limits Durable Object (one RPC per counted request; it asks
  * the deployment-wide DeploymentLimits object only for a new request slot).
  * Only requests that reach the database count (tool calls, resource reads,
- * prompts); listing and initialisation are free.
+ * prompts, completions); listing and initialisation are free.
  */
 import type { Config } from "../config";
 import type { Principal } from "../auth/principal";
@@ -12,7 +12,7 @@ import { callerLimitsName } from "../../durable-objects/names";
 import { ALL_TOOLS } from "../tools";
 
 const COST = new Map<string, CostClass>(ALL_TOOLS.map((t) => [t.name, t.cost ?? "call"]));
-const COUNTED = new Set(["tools/call", "resources/read", "prompts/get"]);
+const COUNTED = new Set(["tools/call", "resources/read", "prompts/get", "completion/complete"]);
 
 export type Lease = (AcquireResult & { ok: true; release(): Promise<void> }) | (AcquireResult & { ok: false });
 

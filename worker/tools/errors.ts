@@ -1,13 +1,15 @@
 /**
  * Tool failures: what the model should see and correct. They become
  * `isError: true` results carrying PostgreSQL's code, message, detail, hint and
- * position. Protocol failures (unknown tool, invalid arguments) are JSON-RPC
- * errors and never pass through here.
+ * position; a permission error (42501) also says which role was refused and
+ * the grant that would allow it (db/permission.ts). Protocol failures (an
+ * unknown tool) are JSON-RPC errors and never pass through here.
  */
 import { ConnectionError, ResultTooLargeError } from "../db/session";
 import { UnsafeRoleError } from "../db/posture";
 import { IdentifierError } from "../sql/ident";
 import { SqlSyntaxError } from "../sql/lexer";
+import { permissionHintOf } from "../db/permission";
 
 export interface ToolErrorInfo {
   /** SQLSTATE for database errors, or one of our codes (e.g. "read_only", "invalid_name"). */
@@ -65,7 +67,9 @@ export function toErrorInfo(e: unknown): ToolErrorInfo {
   if (isPgError(e)) {
     const info: ToolErrorInfo = { code: e.code!, message: e.message };
     if (e.detail) info.detail = e.detail;
-    if (e.hint) info.hint = e.hint;
+    // 42501: PostgreSQL's own hint (if any), then which role was refused and the grant that would allow it.
+    const hint = [e.hint, permissionHintOf(e)].filter(Boolean).join("\n");
+    if (hint) info.hint = hint;
     if (e.position) info.position = Number(e.position);
     if (e.where) info.where = e.where;
     return info;

@@ -4,7 +4,7 @@
  * Tools do not know the difference (see db/executor.ts).
  */
 import type { SqlExecutor, ScriptOutcome } from "../db/executor";
-import type { RowSet } from "../db/session";
+import type { DbNotice, RowSet } from "../db/session";
 import type { Principal } from "../auth/principal";
 import type { TxOp, TxResult } from "../../durable-objects/tx-session";
 import { RemoteDbError, ToolError, type ToolErrorInfo } from "../tools/errors";
@@ -26,9 +26,17 @@ export function unwrap<T>(r: TxResult<T>): T {
   throw new RemoteDbError(r.error);
 }
 
-export function remoteExecutor(env: Env, txId: string, principal: Principal): SqlExecutor {
+/**
+ * `runningName`: the tools/call's, carried to the transaction's statements (db/cancel.ts).
+ * `onNotice` receives the notices PostgreSQL sent during each statement, which run in the transaction's Durable Object.
+ */
+export function remoteExecutor(env: Env, txId: string, principal: Principal, runningName?: string, onNotice?: (notice: DbNotice) => void): SqlExecutor {
   const stub = txStub(env, txId);
-  const run = async <T>(op: TxOp) => unwrap((await stub.exec(principal.id, op)) as TxResult<unknown>) as T;
+  const run = async <T>(op: TxOp) => {
+    const r = (await stub.exec(principal.id, runningName ? { ...op, runningName } : op)) as TxResult<unknown>;
+    if (onNotice) for (const n of r.notices ?? []) onNotice(n);
+    return unwrap(r) as T;
+  };
   return {
     inTransaction: true,
     read: (sql, params, limits, opts) => run<RowSet>({ kind: "read", sql, params, limits, opts }),
