@@ -1,9 +1,16 @@
 /**
  * The audit log: every write, DDL, admin action and code execution, who did
- * it, when, what and how it ended. It lives in this Durable Object's own SQLite
+ * it, when, what and how it ended. It lives in Durable Objects' own SQLite
  * storage, out of reach of anything a tool can run against PostgreSQL.
+ *
+ * One object per caller (a shard, created near where the caller first wrote),
+ * so an audited call never waits on an object shared by the whole deployment.
+ * A shard's first write registers it in the AuditIndex before the entry is
+ * stored, so a reader that lists the index and asks every shard sees every
+ * entry whose call has returned.
  */
 import { DurableObject } from "cloudflare:workers";
+import { auditIndex } from "./names";
 
 export interface AuditEntry {
   at: string;
@@ -31,11 +38,15 @@ export interface AuditQuery {
 
 const MAX_ACTION_CHARS = 10_000;
 
-export class AuditLog extends DurableObject {
+export class AuditLog extends DurableObject<Env> {
+  /** Storage key: set once this shard is in the AuditIndex. */
+  static readonly REGISTERED_KEY = "registered";
   #ready = false;
+  #registered = false;
 
   #init() {
     if (this.#ready) return;
+    this.#registered = this.ctx.storage.kv.get<boolean>(AuditLog.REGISTERED_KEY) === true;
     this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS audit (
       id INTEGER PRIMARY KEY AUTOINCREMENT,
       at TEXT NOT NULL, principal TEXT NOT NULL, tool TEXT NOT NULL,
@@ -45,8 +56,15 @@ export class AuditLog extends DurableObject {
     this.#ready = true;
   }
 
-  record(entry: AuditEntry): void {
+  /** Stores one entry in this shard (`shard` is this object's name, for the index). */
+  async record(shard: string, entry: AuditEntry): Promise<void> {
     this.#init();
+    if (!this.#registered) {
+      // Registered before the first entry is stored: a listing never misses a shard that holds entries.
+      await auditIndex(this.env).register(shard);
+      this.ctx.storage.kv.put(AuditLog.REGISTERED_KEY, true);
+      this.#registered = true;
+    }
     this.ctx.storage.sql.exec(
       "INSERT INTO audit (at, principal, tool, action, action_hash, outcome, error, duration_ms, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       entry.at,

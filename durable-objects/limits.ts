@@ -1,12 +1,27 @@
 /**
- * Rate limits and the concurrency cap, exact, in one Durable Object per
- * deployment: a token bucket per caller and cost class (calls, expensive
- * tools, code executions) and a count of requests in flight. One object keeps
- * it simple and exact; it serves thousands of small RPCs a second.
+ * One caller's limits, in a Durable Object named by the caller (created, and
+ * so placed, near where that caller first called): its token buckets per cost
+ * class (calls, expensive tools, code executions) and its requests in flight.
+ * No call touches an object shared by the whole deployment while the caller
+ * stays within the request slots it already holds. The confirmations the
+ * server asks this caller for (worker/mcp/confirm.ts) are kept here too.
  *
- * Buckets live in SQLite storage so an eviction does not refill them.
+ * The deployment's cap on requests in flight (MAX_CONCURRENT_REQUESTS) stays
+ * exact without a global hop per call: the DeploymentLimits object grants
+ * request slots to callers' objects, one at a time, and a caller's object
+ * admits a request locally while it holds a free granted slot. A slot stays
+ * granted after its request ends, so a caller calling again pays no hop; when
+ * the deployment runs out, DeploymentLimits takes back the slots other callers
+ * hold but are not using (reclaim) before it refuses. So a request is refused
+ * only when MAX_CONCURRENT_REQUESTS requests really are in flight.
+ *
+ * Buckets live in SQLite storage so an eviction does not refill them. Leases
+ * and granted slots live in memory: an evicted object has nothing in flight,
+ * and its new incarnation (a new epoch) tells DeploymentLimits that slots
+ * granted to the old one are free.
  */
 import { DurableObject } from "cloudflare:workers";
+import { deploymentLimits } from "./names";
 
 export type CostClass = "call" | "expensive" | "code";
 
@@ -16,121 +31,134 @@ export type SlotKind = "tx" | "code" | "python";
 export interface LimitPolicy {
   /** Per minute for each class; 0 = unlimited. */
   perMinute: Record<CostClass, number>;
-  /** 0 = unlimited */
+  /** Requests in flight in the whole deployment; 0 = unlimited. */
   maxConcurrent: number;
 }
 
 export type AcquireResult =
-  | { ok: true; lease: string; limit: number; remaining: number; resetMs: number }
-  | { ok: false; reason: "rate" | "concurrency"; limit: number; remaining: 0; retryAfterMs: number };
+  | { ok: true; lease: string; limit: number; remaining: number; resetMs: number; deploymentHops: number }
+  | { ok: false; reason: "rate" | "concurrency"; limit: number; remaining: 0; retryAfterMs: number; deploymentHops: number };
+
+/** What a caller's object hands back when DeploymentLimits reclaims its unused slots. */
+export interface Reclaimed {
+  epoch: string;
+  released: number;
+}
 
 interface Bucket {
   tokens: number;
   updated: number;
 }
 
-export class Limits extends DurableObject {
+export class Limits extends DurableObject<Env> {
   static readonly LEASE_TTL_MS = 120_000;
+  static readonly BUCKETS_TABLE = "buckets";
+  /** This incarnation: slots granted to an earlier one (before an eviction) are free. */
+  readonly #epoch = crypto.randomUUID();
   #buckets = new Map<string, Bucket>();
   #inFlight = new Map<string, number>(); // lease -> started at
-  #loaded = false;
+  /** Request slots DeploymentLimits has granted this object (in use or spare). */
+  #granted = 0;
 
-  #load() {
-    if (this.#loaded) return;
-    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated INTEGER NOT NULL)");
-    for (const row of this.ctx.storage.sql.exec<{ key: string; tokens: number; updated: number }>("SELECT key, tokens, updated FROM buckets")) {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS ${Limits.BUCKETS_TABLE} (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated INTEGER NOT NULL)`);
+    for (const row of this.ctx.storage.sql.exec<{ key: string; tokens: number; updated: number }>(`SELECT key, tokens, updated FROM ${Limits.BUCKETS_TABLE}`)) {
       this.#buckets.set(row.key, { tokens: row.tokens, updated: row.updated });
     }
-    this.#loaded = true;
   }
 
-  /** Takes one token from the caller's bucket for `cost` and a concurrency slot. */
-  acquire(principal: string, cost: CostClass, policy: LimitPolicy): AcquireResult {
-    this.#load();
+  /**
+   * Takes one token from each of the caller's buckets `cost` spends and a
+   * request slot, or says why not (a refused call costs nothing). `holder` is
+   * this object's name, so DeploymentLimits can reach it to reclaim slots.
+   */
+  async acquire(holder: string, principal: string, cost: CostClass, policy: LimitPolicy): Promise<AcquireResult> {
+    let deploymentHops = 0;
+    this.#expireLeases();
+    const rate = this.#rateRefusal(principal, cost, policy);
+    if (rate) return { ...rate, deploymentHops };
+    if (policy.maxConcurrent > 0 && this.#inFlight.size >= this.#granted) {
+      deploymentHops++;
+      const grant = await this.#deployment().grantRequestSlot(holder, this.#epoch, policy.maxConcurrent);
+      if (!grant.ok) return { ok: false, reason: "concurrency", limit: policy.maxConcurrent, remaining: 0, retryAfterMs: 1000, deploymentHops };
+      this.#granted++;
+      // Other acquires ran while we waited: the buckets may be empty now (the slot stays, spare).
+      const late = this.#rateRefusal(principal, cost, policy);
+      if (late) return { ...late, deploymentHops };
+    }
+    const taken = this.#take(principal, cost, policy);
+    const lease = crypto.randomUUID();
+    this.#inFlight.set(lease, Date.now());
+    return { ok: true, lease, ...taken, deploymentHops };
+  }
+
+  /** Ends a request: its slot stays granted to this caller, spare, until DeploymentLimits reclaims it. */
+  release(lease: string): void {
+    this.#inFlight.delete(lease);
+  }
+
+  /** Gives back every granted slot not in use. Called by DeploymentLimits when the deployment runs out. */
+  reclaim(): Reclaimed {
+    this.#expireLeases();
+    const released = Math.max(0, this.#granted - this.#inFlight.size);
+    this.#granted -= released;
+    return { epoch: this.#epoch, released };
+  }
+
+  #deployment() {
+    return deploymentLimits(this.env);
+  }
+
+  #expireLeases(): void {
     const now = Date.now();
     // Leases whose release was lost (a crashed request) expire.
     for (const [lease, at] of this.#inFlight) if (now - at > Limits.LEASE_TTL_MS) this.#inFlight.delete(lease);
-    if (policy.maxConcurrent > 0 && this.#inFlight.size >= policy.maxConcurrent) {
-      return { ok: false, reason: "concurrency", limit: policy.maxConcurrent, remaining: 0, retryAfterMs: 1000 };
-    }
-    const classes: CostClass[] = cost === "call" ? ["call"] : ["call", cost];
-    let limit = 0;
-    let remaining = Infinity;
-    let resetMs = 0;
-    // Check every bucket first, then take from all: a refused call costs nothing.
-    for (const cls of classes) {
+  }
+
+  #classes(cost: CostClass, policy: LimitPolicy): CostClass[] {
+    return (cost === "call" ? (["call"] as const) : (["call", cost] as const)).filter((cls) => policy.perMinute[cls] > 0);
+  }
+
+  #rateRefusal(principal: string, cost: CostClass, policy: LimitPolicy) {
+    const now = Date.now();
+    for (const cls of this.#classes(cost, policy)) {
       const perMinute = policy.perMinute[cls];
-      if (perMinute <= 0) continue;
       const b = this.#refill(`${principal}|${cls}`, perMinute, now);
       if (b.tokens < 1) {
         const retryAfterMs = Math.ceil(((1 - b.tokens) * 60_000) / perMinute);
-        return { ok: false, reason: "rate", limit: perMinute, remaining: 0, retryAfterMs };
+        return { ok: false as const, reason: "rate" as const, limit: perMinute, remaining: 0 as const, retryAfterMs };
       }
     }
-    for (const cls of classes) {
+    return undefined;
+  }
+
+  #take(principal: string, cost: CostClass, policy: LimitPolicy): { limit: number; remaining: number; resetMs: number } {
+    let limit = 0;
+    let remaining = Infinity;
+    let resetMs = 0;
+    for (const cls of this.#classes(cost, policy)) {
       const perMinute = policy.perMinute[cls];
-      if (perMinute <= 0) continue;
       const key = `${principal}|${cls}`;
       const b = this.#buckets.get(key)!;
       b.tokens -= 1;
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO buckets (key, tokens, updated) VALUES (?, ?, ?)", key, b.tokens, b.updated);
+      this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO ${Limits.BUCKETS_TABLE} (key, tokens, updated) VALUES (?, ?, ?)`, key, b.tokens, b.updated);
       if (b.tokens < remaining) {
         remaining = Math.floor(b.tokens);
         limit = perMinute;
         resetMs = Math.ceil(((perMinute - b.tokens) * 60_000) / perMinute);
       }
     }
-    const lease = crypto.randomUUID();
-    this.#inFlight.set(lease, now);
-    return { ok: true, lease, limit, remaining: remaining === Infinity ? -1 : remaining, resetMs };
-  }
-
-  release(lease: string): void {
-    this.#inFlight.delete(lease);
-  }
-
-  #slots = { tx: new Map<string, number>(), code: new Map<string, number>(), python: new Map<string, number>() }; // id -> expires at (ms)
-  #slotsLoaded = false;
-
-  /**
-   * Slots live in SQLite too: an object that restarts (evicted while a long
-   * program or transaction holds its slot, or reloaded) must not forget them
-   * and let a second one past the cap.
-   */
-  #loadSlots() {
-    if (this.#slotsLoaded) return;
-    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS slots (kind TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (kind, id))");
-    for (const row of this.ctx.storage.sql.exec<{ kind: SlotKind; id: string; expires: number }>("SELECT kind, id, expires FROM slots")) {
-      this.#slots[row.kind]?.set(row.id, row.expires);
-    }
-    this.#slotsLoaded = true;
-  }
-
-  /** Reserves a slot: an open transaction (each holds a database connection) or a running program. */
-  openSlot(kind: SlotKind, id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
-    this.#loadSlots();
-    const slots = this.#slots[kind];
-    const now = Date.now();
-    // A slot whose release was lost frees itself when its deadline passes.
-    for (const [k, exp] of slots) if (exp < now) this.closeSlot(kind, k);
-    if (slots.size >= max) return { ok: false, open: slots.size };
-    slots.set(id, expiresAtMs);
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO slots (kind, id, expires) VALUES (?, ?, ?)", kind, id, expiresAtMs);
-    return { ok: true, open: slots.size };
-  }
-
-  closeSlot(kind: SlotKind, id: string): void {
-    this.#loadSlots();
-    this.#slots[kind].delete(id);
-    this.ctx.storage.sql.exec("DELETE FROM slots WHERE kind = ? AND id = ?", kind, id);
+    return { limit, remaining: remaining === Infinity ? -1 : remaining, resetMs };
   }
 
   static readonly MAX_CONFIRMATIONS = 10_000;
+  static readonly CONFIRMATIONS_TABLE = "confirmations";
   #confirmationsReady = false;
 
   #confirmations() {
     if (!this.#confirmationsReady) {
-      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS confirmations (token TEXT PRIMARY KEY, binding TEXT NOT NULL, expires INTEGER NOT NULL)");
+      this.ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS ${Limits.CONFIRMATIONS_TABLE} (token TEXT PRIMARY KEY, binding TEXT NOT NULL, expires INTEGER NOT NULL)`);
       this.#confirmationsReady = true;
     }
     return this.ctx.storage.sql;
@@ -139,13 +167,13 @@ export class Limits extends DurableObject {
   /**
    * Records a confirmation the server asked for (worker/mcp/confirm.ts): the
    * token travels to the client as requestState, the binding (a hash of the
-   * caller and the exact call) stays here. In storage, so an eviction while
+   * caller and the exact call) stays here, in the caller's own object. In storage, so an eviction while
    * the user thinks loses nothing; expired ones go on the next offer.
    */
   offerConfirmation(token: string, binding: string, expiresAtMs: number): void {
     const sql = this.#confirmations();
     sql.exec("DELETE FROM confirmations WHERE expires < ?", Date.now());
-    // Bounded whatever callers do: the oldest offers give way.
+    // Bounded whatever the caller does: the oldest offers give way.
     sql.exec("DELETE FROM confirmations WHERE token IN (SELECT token FROM confirmations ORDER BY expires DESC LIMIT -1 OFFSET ?)", Limits.MAX_CONFIRMATIONS - 1);
     sql.exec("INSERT OR REPLACE INTO confirmations (token, binding, expires) VALUES (?, ?, ?)", token, binding, expiresAtMs);
   }

@@ -19,6 +19,7 @@
  * `commit_unknown` with the id, for the caller to check.
  */
 import { DurableObject } from "cloudflare:workers";
+import { deploymentLimits } from "./names";
 import { getConfig } from "../worker/config";
 import { bounded, CLOSE_TIMEOUT_MS, ConnectionLostError, openSession, type DbNotice, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { runningName, sessionName } from "../worker/db/tags";
@@ -414,8 +415,7 @@ export class TxSession extends DurableObject {
     await this.ctx.storage.deleteAlarm();
     // Free the deployment's open-transaction slot.
     if (txId) {
-      const limits = (this.env as Env).LIMITS;
-      await limits.get(limits.idFromName("deployment")).closeSlot("tx", txId).catch(() => {});
+      await deploymentLimits(this.env as Env).closeSlot("tx", txId).catch(() => {});
     }
   }
 

@@ -61,7 +61,7 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Rate limits: token buckets for expensive tools and code runs",
     breakage: "only the per-call bucket is charged",
-    edits: [{ file: "durable-objects/limits.ts", find: 'const classes: CostClass[] = cost === "call" ? ["call"] : ["call", cost];', replace: 'const classes: CostClass[] = ["call"];' }],
+    edits: [{ file: "durable-objects/limits.ts", find: '(cost === "call" ? (["call"] as const) : (["call", cost] as const))', replace: '(["call"] as const)' }],
     test: "test/e2e/quotas.test.ts",
   },
   {
@@ -73,8 +73,29 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Concurrency: MAX_CONCURRENT_REQUESTS in flight per deployment",
     breakage: "the in-flight cap is never checked",
-    edits: [{ file: "durable-objects/limits.ts", find: "if (policy.maxConcurrent > 0 && this.#inFlight.size >= policy.maxConcurrent) {", replace: "if (false) {" }],
+    edits: [{ file: "durable-objects/limits.ts", find: "if (policy.maxConcurrent > 0 && this.#inFlight.size >= this.#granted) {", replace: "if (false) {" }],
     test: "test/e2e/quotas.test.ts",
+  },
+  {
+    promise: "Rate limits: each caller's buckets are its own",
+    breakage: "every caller spends one shared bucket per cost class",
+    edits: [
+      { file: "durable-objects/limits.ts", find: "const b = this.#refill(`${principal}|${cls}`, perMinute, now);", replace: "const b = this.#refill(cls, perMinute, now);" },
+      { file: "durable-objects/limits.ts", find: "const key = `${principal}|${cls}`;", replace: "const key = cls;" },
+    ],
+    test: "test/e2e/quotas.test.ts",
+  },
+  {
+    promise: "Concurrency: a refusal means MAX_CONCURRENT_REQUESTS requests really are in flight (slots other callers no longer use are reclaimed)",
+    breakage: "the deployment never takes back a granted slot",
+    edits: [{ file: "durable-objects/deployment-limits.ts", find: "    if (this.#free(max) <= 0) await this.#reclaimOthers(holder);\n", replace: "" }],
+    test: "test/e2e/quotas.test.ts",
+  },
+  {
+    promise: "Audit: pg_audit_log reads every caller's shard",
+    breakage: "a shard is never registered in the audit index",
+    edits: [{ file: "durable-objects/audit-log.ts", find: "      await auditIndex(this.env).register(shard);\n", replace: "" }],
+    test: "test/e2e/audit.test.ts",
   },
   {
     promise: "Concurrency: running programs capped (MAX_CONCURRENT_CODE_RUNS, MAX_CONCURRENT_PYTHON_RUNS)",

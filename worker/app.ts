@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { ConfigError, getConfig } from "./config";
 import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
 import { consentPage, consentSubmit } from "./auth/consent";
-import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
+import { acquireLimits, hopTiming, likelyAdmitted, NotAdmitted, tooManyRequests, withLease, type Lease } from "./limits/limits";
 import { handleMcp, preflight } from "./mcp/handler";
 import { methodNotAllowed, withCors } from "./mcp/cors";
 import { hostAllowed, misdirected } from "./mcp/hosts";
@@ -71,18 +71,48 @@ app.all(MCP_ROUTE, async (c) => {
   const auth = await authenticate(c.req.raw, c.env, c.executionCtx as ExecutionContext, config);
   if (auth instanceof Response) return auth;
 
-  const lease = await acquireLimits(c.env, config, auth, parsedBody);
-  if (lease && !lease.ok) return tooManyRequests(lease);
+  // The caller's limits decide while the request is parsed and its connection opens; no statement runs before they admit it.
+  const admission = acquireLimits(c.env, config, auth, parsedBody);
+  const admitted = admission.then((l) => {
+    if (l && !l.ok) throw new NotAdmitted(l.reason);
+  });
+  admitted.catch(() => {}); // awaited by the tool path; a refusal is answered below
+  const rc: RequestContext = { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool, admitted, warmConnection: likelyAdmitted(auth) };
+  const pending = handleMcp(c.req.raw, raw, parsedBody, rc);
+  const discard = () => void pending.then((r) => r.body?.cancel().catch(() => {}), () => {});
+  let lease: Lease | undefined;
+  try {
+    lease = await admission;
+  } catch (e) {
+    discard();
+    throw e;
+  }
+  if (lease && !lease.ok) {
+    discard();
+    return withTiming(tooManyRequests(lease), hopTiming(lease));
+  }
   let response: Response;
   try {
-    response = await handleMcp(c.req.raw, raw, parsedBody, { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool });
+    response = await pending;
   } catch (e) {
     if (lease) c.executionCtx.waitUntil(lease.release());
     throw e;
   }
   // The tool runs while the (SSE) body streams: the concurrency slot is held until the body ends.
-  return lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response;
+  return withTiming(lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response, hopTiming(lease));
 });
+
+function withTiming(response: Response, timing: string): Response {
+  try {
+    response.headers.append("Server-Timing", timing);
+    return response;
+  } catch {
+    // Immutable headers (a Response passed through from fetch): copy.
+    const headers = new Headers(response.headers);
+    headers.append("Server-Timing", timing);
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  }
+}
 
 function payloadTooLarge(max: number): Response {
   return Response.json({ jsonrpc: "2.0", id: null, error: { code: -32600, message: `request body larger than ${max} bytes (MAX_REQUEST_BYTES)` } }, { status: 413 });

@@ -86,4 +86,12 @@ export interface RequestContext {
   confirmation?: ConfirmChannel;
   /** The tool path itself (worker/mcp/server.ts runTool), handed down so the sandbox can call tools without importing the MCP layer. */
   dispatch: ToolDispatch;
+  /**
+   * Settles when the caller's limits have admitted this request (rejects when
+   * they refused it). Decided while the request is parsed and its connection
+   * opens; nothing reaches the database before it settles. Absent: admitted.
+   */
+  admitted?: Promise<void>;
+  /** Open the connection while admission is decided (the caller was admitted last time). @default false */
+  warmConnection?: boolean;
 }

@@ -7,7 +7,9 @@ import { ConfigError, getConfig } from "./config";
 import { oauthProvider } from "./auth/oauth";
 
 export { Limits } from "../durable-objects/limits";
+export { DeploymentLimits } from "../durable-objects/deployment-limits";
 export { AuditLog } from "../durable-objects/audit-log";
+export { AuditIndex } from "../durable-objects/audit-index";
 export { TxSession } from "../durable-objects/tx-session";
 
 export default {

@@ -32,6 +32,43 @@ describe("audit: recorded before the result returns", () => {
   });
 });
 
+describe("audit: one shard per caller, read across shards", () => {
+  it("two callers' writes are both in the log the moment their results arrive, each under its own principal", async () => {
+    const keys = inject("apiKeys");
+    const url = inject("authMcpUrl");
+    const as = (k: string) => connectClient(url, { headers: { authorization: `Bearer ${k}` } });
+    const [a, b, admin] = await Promise.all([as(keys.shardA), as(keys.shardB), as(keys.admin)]);
+    const db = await observer();
+    const ta = uniqueName("audit_shard_a");
+    const tb = uniqueName("audit_shard_b");
+    try {
+      // At the same time, from two callers (two shards).
+      await Promise.all([ok(a, "pg_query_write", { sql: `create table ${ta} (id int)` }), ok(b, "pg_query_write", { sql: `create table ${tb} (id int)` })]);
+      // No waiting: a listing across callers finds both.
+      const { entries } = await ok<{ entries: Entry[] }>(admin, "pg_audit_log", { tool: "pg_query_write", limit: 1000 });
+      const ea = entries.filter((e) => e.action === `create table ${ta} (id int)`);
+      const eb = entries.filter((e) => e.action === `create table ${tb} (id int)`);
+      expect(ea).toHaveLength(1);
+      expect(eb).toHaveLength(1);
+      expect(ea[0]!.principal).toMatch(/^key:[0-9a-f]{16}$/);
+      expect(eb[0]!.principal).toMatch(/^key:[0-9a-f]{16}$/);
+      expect(ea[0]!.principal).not.toBe(eb[0]!.principal);
+      expect(ea[0]).toMatchObject({ outcome: "ok", detail: { caller: "shardA" } });
+      // Newest first across shards.
+      const ats = entries.map((e) => (e as Entry & { at: string }).at);
+      expect([...ats].sort().reverse()).toEqual(ats);
+      // One caller's shard alone: its entry, not the other's.
+      const onlyA = await ok<{ entries: Entry[] }>(admin, "pg_audit_log", { principal: ea[0]!.principal, limit: 1000 });
+      expect(onlyA.entries.some((e) => e.action === `create table ${ta} (id int)`)).toBe(true);
+      expect(onlyA.entries.every((e) => e.principal === ea[0]!.principal)).toBe(true);
+    } finally {
+      await db.query(`drop table if exists ${ta}; drop table if exists ${tb}`);
+      await db.end();
+      await Promise.all([a, b, admin].map((c) => c.close()));
+    }
+  });
+});
+
 describe("audit: a failing audit store fails the call", () => {
   it("a write whose entry cannot be written is an audit_failed error that says the write ran", async () => {
     const client = await connectClient(inject("auditlessMcpUrl"));

@@ -125,6 +125,49 @@ describe("concurrency caps", () => {
   });
 });
 
+describe("limits per caller (one Durable Object each), the in-flight cap per deployment", () => {
+  it("two callers do not share a bucket: one spends its expensive calls, the other still has all of its own", async () => {
+    const { passed, refused, elapsedMs } = await spend((i) => post(keys().shardA, "pg_query_explain", { sql: "select 1" }, i), 50);
+    expect(passed.length).toBeGreaterThanOrEqual(3);
+    expect(passed.length).toBeLessThanOrEqual(3 + refilled(3, elapsedMs));
+    expect(refused.json.error.data).toMatchObject({ reason: "rate", limit: 3, remaining: 0 });
+    // The caller's own cap still holds: its next expensive call is refused too.
+    expect((await post(keys().shardA, "pg_query_explain", { sql: "select 1" })).status).toBe(429);
+    const other = await post(keys().shardB, "pg_query_explain", { sql: "select 1" });
+    expect(other.status, other.body).toBe(200);
+    expect(other.headers["ratelimit-limit"]).toBe("3");
+    expect(other.headers["ratelimit-remaining"]).toBe("2");
+  });
+
+  it("MAX_CONCURRENT_REQUESTS counts every caller: two in flight for one and one for another refuse all three callers; slots no longer in use go to whoever asks next", async () => {
+    const marker = uniqueName("shared_slots");
+    const sleep = { sql: `select pg_sleep(25) /* ${marker} */` };
+    const slow = [post(keys().shardA, "pg_query_read", sleep, 1), post(keys().shardA, "pg_query_read", sleep, 2), post(keys().shardB, "pg_query_read", sleep, 3)];
+    await waitFor(async () => (await running(marker)) === 3, { what: "three slow statements from two callers running" });
+    const refused = await Promise.all([keys().shardA, keys().shardB, keys().shardC].map((k) => post(k, "pg_query_read", { sql: "select 1" })));
+    await release(marker);
+    for (const r of refused) {
+      expect(r.status, r.body).toBe(429);
+      expect(r.json.error.data).toMatchObject({ reason: "concurrency", limit: 3, remaining: 0 });
+    }
+    for (const r of await Promise.all(slow)) expect(r.status).toBe(200);
+    // The first two callers keep their slots after their requests end; a third caller gets them back from them.
+    const third = await waitFor(async () => {
+      const r = await post(keys().shardC, "pg_query_read", { sql: "select 1" });
+      return r.status === 200 ? r : undefined;
+    }, { what: "a third caller's request to pass once the slow ones are done" });
+    expect(third.json.result.isError).toBeFalsy();
+    // The cap is still exact afterwards: three held by the third caller fill it for the others.
+    const marker2 = uniqueName("shared_slots_c");
+    const held = [1, 2, 3].map((i) => post(keys().shardC, "pg_query_read", { sql: `select pg_sleep(25) /* ${marker2} */` }, i));
+    await waitFor(async () => (await running(marker2)) === 3, { what: "three slow statements from the third caller running" });
+    const busy = await post(keys().shardA, "pg_query_read", { sql: "select 1" });
+    await release(marker2);
+    expect(busy.status, busy.body).toBe(429);
+    for (const r of await Promise.all(held)) expect(r.status).toBe(200);
+  });
+});
+
 describe("payload limits", () => {
   it("SQL text: 100,000 characters pass, one more is an invalid-arguments error naming the limit", async () => {
     const client = await connectClient(url(), { headers: bearer(keys().read) });

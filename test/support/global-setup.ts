@@ -31,7 +31,7 @@ declare module "vitest" {
     vectorMcpUrl: string;
     /** AUTH_MODE=required with API keys (tokens in `apiKeys`), small rate limits, audit on. */
     authMcpUrl: string;
-    apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB" | "expensive" | "code" | "codeCap" | "pythonCap", string>;
+    apiKeys: Record<"read" | "write" | "admin" | "burstA" | "burstB" | "expensive" | "code" | "codeCap" | "pythonCap" | "shardA" | "shardB" | "shardC", string>;
     /** OAuth enabled: PUBLIC_URL is this Worker's origin; the consent password is `oauthPassword`. */
     oauthMcpUrl: string;
     oauthPassword: string;
@@ -64,7 +64,7 @@ const OAUTH_PASSWORD = "correct horse battery staple";
 
 /** Test API keys: the tokens for the tests, and the API_KEYS secret (hashes only) for the Workers. */
 function makeKeys() {
-  const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"], expensive: ["admin"], code: ["admin"], codeCap: ["admin"], pythonCap: ["admin"] } as const;
+  const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"], expensive: ["admin"], code: ["admin"], codeCap: ["admin"], pythonCap: ["admin"], shardA: ["admin"], shardB: ["admin"], shardC: ["admin"] } as const;
   const tokens = {} as Record<keyof typeof scopes, string>;
   const records = [];
   for (const [name, s] of Object.entries(scopes) as [keyof typeof scopes, readonly string[]][]) {

@@ -12,7 +12,8 @@ export interface RawResponse {
 export function parseBody(body: string): any {
   const t = body.trim();
   if (!t) return undefined;
-  if (t.startsWith("event:") || t.startsWith("data:")) {
+  // SSE, possibly after keep-alive comments (": keepalive") sent while a slow call runs.
+  if (t.startsWith("event:") || t.startsWith("data:") || t.startsWith(":")) {
     const line = t.split("\n").find((l) => l.startsWith("data:"));
     return line ? JSON.parse(line.slice(5)) : undefined;
   }

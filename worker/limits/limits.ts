@@ -1,12 +1,14 @@
 /**
  * Per-caller rate limits and the deployment's concurrency cap, decided by the
- * Limits Durable Object. Only requests that reach the database count (tool
- * calls, resource reads, prompts, completions); listing and initialisation
- * are free.
+ * caller's own Limits Durable Object (one RPC per counted request; it asks
+ * the deployment-wide DeploymentLimits object only for a new request slot).
+ * Only requests that reach the database count (tool calls, resource reads,
+ * prompts, completions); listing and initialisation are free.
  */
 import type { Config } from "../config";
 import type { Principal } from "../auth/principal";
 import type { AcquireResult, CostClass, LimitPolicy } from "../../durable-objects/limits";
+import { callerLimitsName } from "../../durable-objects/names";
 import { ALL_TOOLS } from "../tools";
 
 const COST = new Map<string, CostClass>(ALL_TOOLS.map((t) => [t.name, t.cost ?? "call"]));
@@ -28,6 +30,20 @@ function costOf(body: unknown): CostClass | undefined {
   return "call";
 }
 
+/** Whether each caller's last request in this isolate was admitted (bounded: forgotten wholesale when full). */
+const lastAdmitted = new Map<string, boolean>();
+const LAST_ADMITTED_MAX = 10_000;
+
+/**
+ * Whether this caller's next request will most likely be admitted: its last
+ * one in this isolate was. Only then does its connection open before the
+ * decision, so a caller over its limits cannot make the server open
+ * connections it will not use.
+ */
+export function likelyAdmitted(principal: Principal): boolean {
+  return lastAdmitted.get(principal.id) === true;
+}
+
 /** Takes a token and a concurrency slot, or says why not. Undefined when nothing is limited for this request. */
 export async function acquireLimits(env: Env, config: Config, principal: Principal, body: unknown): Promise<Lease | undefined> {
   const cost = costOf(body);
@@ -35,10 +51,28 @@ export async function acquireLimits(env: Env, config: Config, principal: Princip
   const policy = policyOf(config);
   const limited = policy.maxConcurrent > 0 || policy.perMinute.call > 0 || policy.perMinute[cost] > 0;
   if (!limited) return undefined;
-  const stub = env.LIMITS.get(env.LIMITS.idFromName("deployment"));
-  const result = await stub.acquire(principal.id, cost, policy);
+  const holder = callerLimitsName(principal.id);
+  const stub = env.LIMITS.get(env.LIMITS.idFromName(holder));
+  const result = (await stub.acquire(holder, principal.id, cost, policy)) as AcquireResult;
+  if (lastAdmitted.size >= LAST_ADMITTED_MAX) lastAdmitted.clear();
+  // The last token admitted this one but leaves none for the next: do not count on it.
+  lastAdmitted.set(principal.id, result.ok && result.remaining !== 0);
   if (!result.ok) return result;
   return { ...result, release: () => stub.release(result.lease) };
+}
+
+/** The request was refused by its limits: whatever was started for it stops before reaching the database. */
+export class NotAdmitted extends Error {
+  override readonly name = "NotAdmitted";
+}
+
+/**
+ * Durable Object round trips this request waited for before its answer
+ * started, as Server-Timing entries (the benchmark reads them): to the
+ * caller's own object, and to one shared by the whole deployment.
+ */
+export function hopTiming(lease: Lease | undefined): string {
+  return `do-caller;desc="${lease ? 1 : 0}", do-deployment;desc="${lease?.deploymentHops ?? 0}"`;
 }
 
 export function limitHeaders(lease: Lease): Record<string, string> {

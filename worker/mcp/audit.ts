@@ -1,13 +1,15 @@
 /**
- * Writes audit entries for tool calls to the AuditLog Durable Object. The
- * write is awaited before the result returns, so an action the caller saw
- * succeed is always in the log; when the write fails, the call fails
- * (AuditWriteError) instead of returning an unrecorded success.
+ * Writes audit entries for tool calls to the caller's AuditLog shard, and
+ * reads them back across shards. The write is awaited before the result
+ * returns, so an action the caller saw succeed is always in the log; when the
+ * write fails, the call fails (AuditWriteError) instead of returning an
+ * unrecorded success.
  */
 import type { ToolDefinition } from "../tools/registry";
 import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
-import type { AuditEntry } from "../../durable-objects/audit-log";
+import type { AuditEntry, AuditQuery } from "../../durable-objects/audit-log";
+import { auditIndex, auditShard, auditShardName } from "../../durable-objects/names";
 
 /** The audit entry could not be written: the call must not report success. */
 export class AuditWriteError extends Error {
@@ -39,8 +41,27 @@ function detailOf(structured: unknown): Record<string, unknown> | undefined {
   return Object.keys(detail).length ? detail : undefined;
 }
 
-export function auditStub(env: Env) {
-  return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("audit"));
+/** Shards asked at once by a listing across callers. */
+const LIST_FAN_OUT = 16;
+
+/**
+ * Entries newest first, across every caller's shard (or only the one caller's,
+ * with `principal`): the shards named by the index, each asked for its newest
+ * `limit`, merged by time. One RPC per shard: a listing across callers costs
+ * as many round trips as callers that have been audited, in parallel batches.
+ */
+export async function listAudit(env: Env, q: AuditQuery): Promise<AuditEntry[]> {
+  const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+  if (q.principal) return (await auditShard(env, q.principal).list({ ...q, limit })) as AuditEntry[];
+  const shards = (await auditIndex(env).shards()) as string[];
+  const all: AuditEntry[] = [];
+  for (let i = 0; i < shards.length; i += LIST_FAN_OUT) {
+    const batch = shards.slice(i, i + LIST_FAN_OUT);
+    const lists = await Promise.all(batch.map((name) => env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName(name)).list({ ...q, limit }) as Promise<AuditEntry[]>));
+    for (const l of lists) all.push(...l);
+  }
+  // ISO timestamps sort as strings; each shard's own order (insertion) breaks ties through the stable sort.
+  return all.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
 }
 
 export async function recordAudit(
@@ -64,7 +85,7 @@ export async function recordAudit(
   const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}) };
   if (Object.keys(detail).length) entry.detail = detail;
   try {
-    await auditStub(rc.env).record(entry);
+    await auditShard(rc.env, rc.principal.id).record(auditShardName(rc.principal.id), entry);
   } catch (e) {
     console.error("AUDIT WRITE FAILED", entry.tool, entry.principal, e);
     throw new AuditWriteError(entry.tool, e);

@@ -26,6 +26,7 @@
  * to the direct tool, which asks), and follows the fallback when it could
  * not (a direct call would get the same).
  */
+import { callerLimits } from "../../durable-objects/names";
 import { inputRequired, inputResponse } from "@modelcontextprotocol/server";
 import type { ConfirmChannel, RequestContext } from "../context";
 import type { DestructiveStatement } from "../sql/destructive";
@@ -45,7 +46,8 @@ export class ConfirmationRequired extends Error {
   }
 }
 
-const limits = (env: Env) => env.LIMITS.get(env.LIMITS.idFromName("deployment"));
+// Confirmations are the caller's own: kept in its limits object, near it, not in one for the whole deployment.
+const limits = (rc: RequestContext) => callerLimits(rc.env, rc.principal.id);
 
 async function bindingOf(rc: RequestContext, tool: string, args: unknown): Promise<string> {
   const bytes = new TextEncoder().encode(JSON.stringify([rc.principal.id, tool, args]));
@@ -93,7 +95,7 @@ export function confirmer(rc: RequestContext, tool: string, args: unknown): (fou
     const answer = inputResponse(channel.inputResponses, CONFIRM_KEY);
     if (state === undefined && answer.kind === "missing") {
       const token = `confirm.${crypto.randomUUID()}`;
-      await limits(rc.env).offerConfirmation(token, binding, Date.now() + CONFIRM_TTL_MS);
+      await limits(rc).offerConfirmation(token, binding, Date.now() + CONFIRM_TTL_MS);
       throw new ConfirmationRequired(
         inputRequired({
           inputRequests: {
@@ -111,7 +113,7 @@ export function confirmer(rc: RequestContext, tool: string, args: unknown): (fou
       );
     }
     // An answer: it must come with the token this server gave for exactly this call, unused and unexpired.
-    const taken = typeof state === "string" ? await limits(rc.env).takeConfirmation(state) : undefined;
+    const taken = typeof state === "string" ? await limits(rc).takeConfirmation(state) : undefined;
     if (!taken || taken.binding !== binding) {
       throw new ToolError(
         "confirmation_invalid",

@@ -121,6 +121,7 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
   const started = Date.now();
   const audited = shouldAudit(def, parsed.data);
   const txId = (parsed.data as { tx?: string }).tx;
+  // SQL tools outside a held transaction open a connection: it can open while admission is decided.
   return withToolContext(rc, async (ctx): Promise<ToolRun> => {
     let out: Awaited<ReturnType<typeof def.handler>>;
     try {
@@ -151,7 +152,7 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
     }
     const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
     return { ok: true, structured: out.structured, text };
-  }, txId, confirmer(rc, name, parsed.data));
+  }, txId, confirmer(rc, name, parsed.data), { warm: !txId && isTransactional(def) });
 }
 
 /** The error a caller sees when its call was not recorded: what happened to the action, and that the log has a gap. */
@@ -179,9 +180,17 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  * (`rc.session`, kept open by whoever owns it) or one opened on first use
  * and closed afterwards. Tools, resources and prompts share it.
  */
-export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string, confirm?: ToolContext["confirm"]): Promise<T> {
-  let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), onNotice: rc.onNotice }));
+export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string, confirm?: ToolContext["confirm"], opts: { warm?: boolean } = {}): Promise<T> {
+  let opening: Promise<DbSession> | undefined;
+  const own = () => (opening ??= sessionName("call", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice })));
+  // A caller admitted last time most likely is again: its connection opens while its limits decide, not after.
+  if (opts.warm && rc.warmConnection && rc.admitted && !rc.session) own().catch(() => {});
+  try {
+    await rc.admitted;
+  } catch (e) {
+    if (opening) rc.waitUntil(opening.then((s) => s.close(), () => {}));
+    throw e;
+  }
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
@@ -194,7 +203,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
   try {
     return await fn(ctx);
   } finally {
-    if (session) rc.waitUntil(session.close());
+    if (opening) rc.waitUntil(opening.then((s) => s.close(), () => {}));
   }
 }
 

@@ -1,10 +1,9 @@
 /**
- * Reading the audit log (kept in the AuditLog Durable Object, not in
- * PostgreSQL, so no SQL tool can touch it).
+ * Reading the audit log (kept in AuditLog Durable Objects, one per caller,
+ * not in PostgreSQL, so no SQL tool can touch it).
  */
 import { z } from "zod";
-import { auditStub } from "../mcp/audit";
-import type { AuditEntry } from "../../durable-objects/audit-log";
+import { listAudit } from "../mcp/audit";
 import { tsvRow } from "../db/values";
 import { READ, defineTool } from "./registry";
 
@@ -24,7 +23,7 @@ export const auditLog = defineTool({
   name: "pg_audit_log",
   group: "admin",
   title: "Read the audit log",
-  description: "Recent writes, DDL, admin actions and code runs: who, when, what, outcome. Newest first.",
+  description: "Recent writes, DDL, admin actions and code runs: who, when, what, outcome. Newest first; with principal, one caller's only (faster).",
   scope: "admin",
   input: z.object({
     limit: z.number().int().min(1).max(1000).optional(),
@@ -36,7 +35,7 @@ export const auditLog = defineTool({
   annotations: READ,
   audit: false,
   async handler(args, ctx) {
-    const entries = (await auditStub(ctx.env).list(args)) as unknown as AuditEntry[];
+    const entries = await listAudit(ctx.env, args);
     const lines = ["at\tprincipal\ttool\toutcome\tms\taction"];
     for (const e of entries) lines.push(tsvRow([e.at, e.principal, e.tool, e.error ? `error ${e.error}` : e.outcome, e.durationMs, e.action.slice(0, 200)]));
     return { structured: { entries }, text: lines.join("\n") };

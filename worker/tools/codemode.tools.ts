@@ -4,6 +4,7 @@
  * result comes back, instead of one tool call per step.
  */
 import { z } from "zod";
+import { deploymentLimits } from "../../durable-objects/names";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
 import { renderRows } from "./catalog";
@@ -107,7 +108,7 @@ export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: nu
   const cfg = ctx.config.code;
   if (new TextEncoder().encode(code).length > cfg.maxCodeBytes) throw new ToolError("code_too_large", `the program is larger than ${cfg.maxCodeBytes} bytes (MAX_CODE_BYTES)`);
   const runId = crypto.randomUUID();
-  const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
+  const limits = deploymentLimits(ctx.env);
   const slot = await limits.openSlot(kind.slot, runId, Date.now() + timeoutMs + 10_000, kind.max);
   if (!slot.ok) throw new ToolError("too_many_programs", `${slot.open} programs of this kind are already running on this server (${kind.maxVar}=${kind.max})`, "retry shortly");
   try {

@@ -4,6 +4,7 @@
  * inside it. See durable-objects/tx-session.ts for the lease rules.
  */
 import { z } from "zod";
+import { deploymentLimits } from "../../durable-objects/names";
 import type { Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
 import { callHolder, newTxId, TX_ID_PATTERN, txStub } from "../tx/remote";
 import { ToolError } from "./errors";
@@ -48,7 +49,7 @@ export const txBegin = defineTool({
     const { idleTimeoutMs: maxIdle, maxAgeMs, maxOpen } = ctx.config.tx;
     if (args.idleTimeoutMs !== undefined && args.idleTimeoutMs > maxIdle) throw new ToolError("invalid_lease", `idleTimeoutMs is at most ${maxIdle} on this server`);
     const tx = newTxId();
-    const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
+    const limits = deploymentLimits(ctx.env);
     const slot = await limits.openSlot("tx", tx, Date.now() + maxAgeMs + 60_000, maxOpen);
     if (!slot.ok) throw new ToolError("too_many_transactions", `${slot.open} transactions are open on this server (MAX_OPEN_TRANSACTIONS=${maxOpen})`, "commit or roll back one, or wait for one to expire");
     let lease: Lease;
