@@ -1,0 +1,204 @@
+/**
+ * The advisor through the Worker, on a table big enough that an index
+ * matters. The known answers: an index on the customer column helps, a
+ * low-selectivity status column and a tiny table do not, the primary key is
+ * already there, and a narrower index is redundant next to a wider one that
+ * serves the same statements. Each recommendation is then checked from the
+ * observer by building it for real; nothing the advisor tried may be left
+ * behind (no index, no lock), and callers who may not write never cause a
+ * build, which an event trigger counts from outside the rolled-back
+ * transactions (a sequence's nextval survives a rollback).
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type pg from "pg";
+import { call, connectClient, ok, text } from "../support/mcp";
+import { observer, uniqueName } from "../support/db";
+
+interface Advice {
+  method: string;
+  source: string;
+  statements: number;
+  recommended: { ddl: string; table: string; columns: string[]; bytes: number; helps: { statement: string; before: number; after: number }[]; writeOverhead: string }[];
+  rejected: { index: string; reason: string }[];
+  unverified: { index: string; reason: string }[];
+  skipped: { sql: string; reason: string }[];
+  total: { before: number; after: number } | null;
+}
+
+const ROWS = 50_000;
+const t = uniqueName("adv_orders");
+const tiny = uniqueName("adv_tiny");
+const counter = uniqueName("adv_builds");
+let client: Client;
+let db: pg.Client;
+
+const workload = () => [
+  `select id, note from ${t} where customer = 42`,
+  `select id from ${t} where customer = 42 order by created_at desc limit 10`,
+  `select * from ${t} where status = 'open'`,
+  `select note from ${t} where id = 4242`,
+  `select * from ${tiny} where v = 'x'`,
+];
+
+/** Trial builds on our table seen from outside: an event trigger bumps a sequence for every index created on it, rolled back or not. */
+async function builds(): Promise<number> {
+  const r = (await db.query(`select last_value, is_called from ${counter}`)).rows[0];
+  return r.is_called ? Number(r.last_value) : 0;
+}
+
+/** Indexes on our tables and relation locks on them, from the observer. */
+async function leftovers(): Promise<{ indexes: string[]; locks: number; trials: number }> {
+  const indexes = (await db.query("select indexname from pg_indexes where tablename = any($1) order by 1", [[t, tiny]])).rows.map((r) => r.indexname as string);
+  const locks = Number((await db.query("select count(*) from pg_locks where relation = any(array[$1::regclass, $2::regclass]) and pid <> pg_backend_pid()", [t, tiny])).rows[0].count);
+  const trials = Number((await db.query("select count(*) from pg_class where relname like 'pgmcp_trial_%'")).rows[0].count);
+  return { indexes, locks, trials };
+}
+
+beforeAll(async () => {
+  client = await connectClient(inject("mcpUrl"));
+  db = await observer();
+  await db.query(`create table ${t} (id int primary key, customer int not null, status text not null, created_at timestamptz not null, note text);
+insert into ${t} select g, g % 5000, (array['open','paid'])[1 + g % 2], timestamptz '2026-01-01' + g * interval '1 minute', md5(g::text) from generate_series(1, ${ROWS}) g;
+create table ${tiny} (id int, v text); insert into ${tiny} select g, g::text from generate_series(1, 20) g;
+analyze ${t}; analyze ${tiny};
+-- The server manages these tables (as it does the tables it creates): CREATE INDEX needs the owner's privileges.
+alter table ${t} owner to pgmcp; alter table ${tiny} owner to pgmcp;
+create sequence ${counter};
+create function ${counter}_count() returns event_trigger language plpgsql security definer as $$
+begin
+  perform nextval('${counter}') from pg_event_trigger_ddl_commands() c join pg_index x on x.indexrelid = c.objid where x.indrelid = '${t}'::regclass;
+exception when others then null;
+end $$;
+create event trigger ${counter}_trigger on ddl_command_end when tag in ('CREATE INDEX') execute function ${counter}_count();`);
+}, 60_000);
+
+afterAll(async () => {
+  await db.query(`drop event trigger if exists ${counter}_trigger; drop function if exists ${counter}_count(); drop sequence if exists ${counter}; drop table if exists ${t}; drop table if exists ${tiny}`);
+  await client?.close();
+  await db?.end();
+});
+
+describe("pg_advisor_indexes", () => {
+  let advice: Advice;
+  let built = 0;
+
+  it("recommends the index that helps, proves it with rolled-back builds, and leaves nothing behind", async () => {
+    const before = await builds();
+    advice = await ok<Advice>(client, "pg_advisor_indexes", { queries: workload() });
+    built = (await builds()) - before;
+    expect(advice.method).toBe("build");
+    expect(advice.statements).toBe(5);
+    expect(built).toBeGreaterThan(0);
+    const onCustomer = advice.recommended.filter((r) => r.columns[0] === "customer");
+    expect(onCustomer).toHaveLength(1);
+    expect(onCustomer[0]!.ddl).toMatch(new RegExp(`^CREATE INDEX CONCURRENTLY \\S+ ON public\\.${t} \\(customer`));
+    expect(onCustomer[0]!.bytes).toBeGreaterThan(100_000);
+    expect(onCustomer[0]!.helps.length).toBeGreaterThanOrEqual(1);
+    for (const h of onCustomer[0]!.helps) expect(h.after).toBeLessThan(h.before);
+    expect(onCustomer[0]!.writeOverhead).toMatch(/1 → 2/);
+    expect(advice.total!.after).toBeLessThan(advice.total!.before);
+    // Nothing recommended on the columns that do not help.
+    expect(advice.recommended.map((r) => r.columns[0])).not.toContain("status");
+    expect(advice.recommended.map((r) => r.table)).not.toContain(`public.${tiny}`);
+    expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });
+  });
+
+  it("rejects what does not help, each with its reason", () => {
+    const reason = (re: RegExp) => advice.rejected.find((r) => re.test(r.index))?.reason;
+    expect(reason(/\(status\)$/)).toMatch(/planner does not use it|10%/);
+    expect(reason(new RegExp(`${tiny} \\(v\\)$`))).toMatch(/planner does not use it/);
+    expect(reason(/\(id\)$/)).toMatch(new RegExp(`already indexed: ${t}_pkey`));
+    // Two indexes on customer would serve the same statements: only one is proposed, the other is rejected as redundant.
+    expect(advice.rejected.some((r) => /\(customer/.test(r.index) && /^redundant: /.test(r.reason))).toBe(true);
+  });
+
+  it("its recommendation really lowers the planner's cost when built for real", async () => {
+    const cost = async (sql: string) => (await db.query(`explain (format json) ${sql}`)).rows[0]["QUERY PLAN"][0].Plan["Total Cost"] as number;
+    const q = workload()[0]!;
+    const without = await cost(q);
+    const ddl = advice.recommended.find((r) => r.columns[0] === "customer")!.ddl;
+    await db.query(ddl);
+    try {
+      const withIndex = await cost(q);
+      expect(withIndex).toBeLessThan(without / 10);
+    } finally {
+      const name = (await db.query("select indexname from pg_indexes where tablename = $1 and indexname <> $2", [t, `${t}_pkey`])).rows.map((r) => r.indexname);
+      for (const n of name) await db.query(`drop index "${n}"`);
+    }
+  });
+
+  it("reads compactly: DDL, costs before and after, rejections", async () => {
+    const out = text(await call(client, "pg_advisor_indexes", { queries: workload().slice(0, 3) }));
+    expect(out).toMatch(/^3 statement\(s\) from queries; checked by the planner with trial builds, rolled back\n/);
+    expect(out).toMatch(/\nRECOMMENDED\nCREATE INDEX CONCURRENTLY /);
+    expect(out).toMatch(/\n {2}cost \d+ → [\d.]+: select /);
+    expect(out).toContain("\nREJECTED\n");
+    expect(out.length).toBeLessThan(2500);
+  });
+
+  it("a read-scope key gets candidates but never causes a build", async () => {
+    const keyed = await connectClient(inject("scopesMcpUrl"), { headers: { authorization: `Bearer ${inject("apiKeys").read}` } });
+    try {
+      const before = await builds();
+      const r = await ok<Advice>(keyed, "pg_advisor_indexes", { queries: workload() });
+      expect(r.method).toBe("none");
+      expect(r.recommended).toEqual([]);
+      expect(r.unverified.some((u) => /\(customer\)/.test(u.index) && /needs the write scope/.test(u.reason))).toBe(true);
+      const forced = await call(keyed, "pg_advisor_indexes", { queries: workload(), method: "build" });
+      expect(forced.isError).toBe(true);
+      expect(text(forced)).toMatch(/^ERROR insufficient_scope: /);
+      expect(await builds()).toBe(before);
+      // And the server still serves.
+      expect((await ok<{ rows: unknown[][] }>(keyed, "pg_query_read", { sql: "select 1" })).rows).toEqual([[1]]);
+    } finally {
+      await keyed.close();
+    }
+  });
+
+  it("a read-only deployment never builds, whatever the key", async () => {
+    const ro = await connectClient(inject("readOnlyMcpUrl"), { headers: { authorization: `Bearer ${inject("apiKeys").admin}` } });
+    try {
+      const before = await builds();
+      const r = await ok<Advice>(ro, "pg_advisor_indexes", { queries: workload() });
+      expect(r.method).toBe("none");
+      expect(r.unverified.some((u) => /read-only/.test(u.reason))).toBe(true);
+      const forced = await call(ro, "pg_advisor_indexes", { queries: workload(), method: "build" });
+      expect(text(forced)).toMatch(/^ERROR read_only: /);
+      expect(await builds()).toBe(before);
+    } finally {
+      await ro.close();
+    }
+  });
+
+  it("a table the server's role does not own is reported unverified, not built", async () => {
+    const foreign = uniqueName("adv_foreign");
+    await db.query(`create table ${foreign} as select g as id, g % 1000 as k from generate_series(1, 20000) g; analyze ${foreign}`);
+    try {
+      const r = await ok<Advice>(client, "pg_advisor_indexes", { queries: [`select id from ${foreign} where k = 7`] });
+      expect(r.recommended).toEqual([]);
+      expect(r.unverified.find((u) => u.index.includes(`${foreign} (k)`))?.reason).toMatch(/needs the privileges of postgres, which owns the table/);
+      expect((await db.query("select count(*) from pg_indexes where tablename = $1", [foreign])).rows[0].count).toBe("0");
+    } finally {
+      await db.query(`drop table ${foreign}`);
+    }
+  });
+
+  it("takes the workload from pg_stat_statements, narrowed to the tables given", async () => {
+    await db.query("create extension if not exists pg_stat_statements");
+    for (let i = 0; i < 3; i++) await db.query(`select id, note from ${t} where customer = $1`, [i + 7]);
+    const r = await ok<Advice>(client, "pg_advisor_indexes", { tables: [t] });
+    expect(r.source).toBe("pg_stat_statements");
+    expect(r.statements).toBeGreaterThanOrEqual(1);
+    expect(r.recommended.some((x) => x.columns[0] === "customer")).toBe(true);
+    expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });
+  });
+
+  it("refuses bad input with a clear error and keeps serving", async () => {
+    const missing = await call(client, "pg_advisor_indexes", { tables: ["no_such_table_here"], queries: ["select 1"] });
+    expect(text(missing)).toMatch(/^ERROR not_found: no table named "no_such_table_here"/);
+    const skipped = await ok<Advice>(client, "pg_advisor_indexes", { queries: ["drop table x", "select from nowhere_at_all", `select 1; select 2`] });
+    expect(skipped.statements).toBe(0);
+    expect(skipped.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/only SELECT/), expect.stringMatching(/^42P01: /), "more than one statement"]);
+  });
+});
