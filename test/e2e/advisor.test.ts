@@ -202,3 +202,63 @@ describe("pg_advisor_indexes", () => {
     expect(skipped.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/only SELECT/), expect.stringMatching(/^42P01: /), "more than one statement"]);
   });
 });
+
+interface QueryAdvice {
+  executed: boolean;
+  problems: { kind: string; node: string; detail: string }[];
+  fixes: { kind: string; sql: string; checked: string; helps: boolean | null }[];
+}
+
+describe("pg_advisor_query", () => {
+  it("flags a sequential scan under a selective filter and proves an index fix", async () => {
+    const r = await ok<QueryAdvice>(client, "pg_advisor_query", { sql: `select id, note from ${t} where customer = $1`, params: [42] });
+    expect(r.executed).toBe(false);
+    expect(r.problems.find((p) => p.kind === "seq_scan")?.node).toBe(`Seq Scan on ${t}`);
+    const fix = r.fixes.find((f) => f.kind === "index")!;
+    expect(fix.sql).toBe(`CREATE INDEX CONCURRENTLY ON "public"."${t}" ("customer")`);
+    expect(fix.helps).toBe(true);
+    expect(fix.checked).toMatch(/^cost \d+ → [\d.]+ \(built and rolled back\)$/);
+    expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });
+    const out = text(await call(client, "pg_advisor_query", { sql: `select id, note from ${t} where customer = 42` }));
+    expect(out).toMatch(/\nPROBLEMS\nseq_scan\tSeq Scan on /);
+    expect(out).toMatch(/\nFIXES\nhelps\tCREATE INDEX CONCURRENTLY /);
+  });
+
+  it("flags a row misestimate on correlated columns and checks extended statistics in a rolled-back trial", async () => {
+    const corr = uniqueName("adv_corr");
+    await db.query(`create table ${corr} as select g as id, g % 100 as a, g % 100 as b from generate_series(1, 50000) g; analyze ${corr}; alter table ${corr} owner to pgmcp`);
+    try {
+      const r = await ok<QueryAdvice>(client, "pg_advisor_query", { sql: `select id from ${corr} where a = $1 and b = $2`, params: [7, 7], analyze: true });
+      expect(r.executed).toBe(true);
+      const mis = r.problems.find((p) => p.kind === "misestimate");
+      expect(mis?.detail).toMatch(/estimated \d+ rows, actual 500 \(\d+x under\)/);
+      const fix = r.fixes.find((f) => f.kind === "statistics")!;
+      expect(fix.sql).toMatch(new RegExp(`^CREATE STATISTICS .* ON "a", "b" FROM "public"."${corr}"; ANALYZE`));
+      expect(fix.helps).toBe(true);
+      expect(fix.checked).toMatch(/estimate \d+ → \d+ rows \(actual 500\)/);
+      // Nothing kept: no statistics object exists afterwards.
+      expect((await db.query("select count(*)::int as n from pg_statistic_ext where stxrelid = $1::regclass", [corr])).rows[0].n).toBe(0);
+    } finally {
+      await db.query(`drop table ${corr}`);
+    }
+  });
+
+  it("analyzes a write only for a write-capable caller, and rolls it back", async () => {
+    const write = `update ${t} set note = 'changed' where customer = $1`;
+    const r = await ok<QueryAdvice>(client, "pg_advisor_query", { sql: write, params: [42], analyze: true });
+    expect(r.executed).toBe(true);
+    expect((await db.query(`select count(*)::int as n from ${t} where note = 'changed'`)).rows[0].n).toBe(0);
+    const keyed = await connectClient(inject("scopesMcpUrl"), { headers: { authorization: `Bearer ${inject("apiKeys").read}` } });
+    try {
+      const refused = await call(keyed, "pg_advisor_query", { sql: write, params: [42], analyze: true });
+      expect(text(refused)).toMatch(/^ERROR insufficient_scope: EXPLAIN ANALYZE executes the statement/);
+      // Read scope still gets the plan and the problems; fixes stay unchecked.
+      const plain = await ok<QueryAdvice>(keyed, "pg_advisor_query", { sql: `select id from ${t} where customer = 42` });
+      expect(plain.problems.map((p) => p.kind)).toContain("seq_scan");
+      expect(plain.fixes.every((f) => f.helps === null)).toBe(true);
+    } finally {
+      await keyed.close();
+    }
+    expect((await db.query(`select count(*)::int as n from ${t} where note = 'changed'`)).rows[0].n).toBe(0);
+  });
+});

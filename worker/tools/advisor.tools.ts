@@ -11,6 +11,8 @@ import { int, qname } from "./catalog";
 import { paramsSchema } from "./query.tools";
 import { defineTool, type ToolAnnotations } from "./registry";
 import { adviseIndexes, renderAdvice } from "./advisor/indexes";
+import { adviseQuery, renderQueryAdvice } from "./advisor/query";
+import { checkReadOnly } from "../sql/readonly";
 
 /** Nothing it does outlives the call, but a trial build holds a SHARE lock on the table while it runs. */
 const ADVISE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false };
@@ -56,4 +58,30 @@ export const advisorIndexes = defineTool({
   },
 });
 
-export const advisorTools = [advisorIndexes];
+export const advisorQuery = defineTool({
+  name: "pg_advisor_query",
+  group: "advisor",
+  title: "Tune one statement",
+  description:
+    "One statement's plan (analyze: actual rows; a write is rolled back, write scope) and its problems: seq scans under selective filters, 10x misestimates, disk spills, nested loops over large inputs, missing statistics; fixes each checked by the planner.",
+  scope: "read",
+  input: z.object({ sql: statementSchema, params: paramsSchema, analyze: z.boolean().optional() }),
+  output: z.object({
+    plan: z.unknown(),
+    executed: z.boolean(),
+    problems: z.array(z.object({ kind: z.string(), node: z.string(), detail: z.string() })),
+    fixes: z.array(z.object({ kind: z.string(), sql: z.string(), checked: z.string(), helps: z.boolean().nullable() })),
+  }),
+  annotations: ADVISE,
+  cost: "expensive",
+  transactional: false,
+  // ANALYZE of a write executes it (then rolls back), as pg_query_explain records.
+  audit: (args) => !!args.analyze && !checkReadOnly(args.sql).ok,
+  async handler(args, ctx) {
+    const advice = await adviseQuery(args, ctx);
+    const { text: _text, ...structured } = advice;
+    return { structured, text: renderQueryAdvice(advice) };
+  },
+});
+
+export const advisorTools = [advisorIndexes, advisorQuery];

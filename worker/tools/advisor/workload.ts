@@ -133,6 +133,8 @@ export interface TableInfo {
   /** Rows written since the statistics were reset: inserts, non-HOT updates, deletes. */
   writes: number;
   lastAnalyze: string | null;
+  /** pg_stats has rows for it (it was analyzed at least once). */
+  hasStats: boolean;
   modifiedSinceAnalyze: number;
 }
 
@@ -150,7 +152,8 @@ export async function tableInfo(sql: SqlExecutor, keys: Iterable<string>): Promi
      order by i.relname)
    from pg_index x join pg_class i on i.oid = x.indexrelid join pg_am am on am.oid = i.relam where x.indrelid = c.oid), '[]') as indexes,
   coalesce(s.n_tup_ins + s.n_tup_upd - s.n_tup_hot_upd + s.n_tup_del, 0)::float8 as writes,
-  greatest(s.last_analyze, s.last_autoanalyze)::text as "lastAnalyze", coalesce(s.n_mod_since_analyze, 0)::float8 as "modifiedSinceAnalyze"
+  greatest(s.last_analyze, s.last_autoanalyze)::text as "lastAnalyze", coalesce(s.n_mod_since_analyze, 0)::float8 as "modifiedSinceAnalyze",
+  exists (select 1 from pg_stats st where st.schemaname = n.nspname and st.tablename = c.relname) as "hasStats"
 from unnest($1::text[]) k(key) join pg_class c on c.oid = to_regclass(k.key) join pg_namespace n on n.oid = c.relnamespace
 left join pg_stat_all_tables s on s.relid = c.oid`,
     [names],
