@@ -262,3 +262,34 @@ describe("pg_advisor_query", () => {
     expect((await db.query(`select count(*)::int as n from ${t} where note = 'changed'`)).rows[0].n).toBe(0);
   });
 });
+
+interface Findings {
+  status: string;
+  findings: { check: string; status: string; object: string; value: number | null; advice: string }[];
+}
+
+describe("pg_monitor_findings", () => {
+  it("names duplicate, prefix-redundant, unused and invalid indexes, each with the statement to run", async () => {
+    const f = uniqueName("adv_find");
+    await db.query(`create table ${f} as select g as id, g % 5000 as customer, g as seq from generate_series(1, 60000) g;
+create index ${f}_a on ${f} (customer); create index ${f}_b on ${f} (customer); create index ${f}_wide on ${f} (customer, seq);
+insert into ${f} values (1, 1, 1); analyze ${f}`);
+    try {
+      await expect(db.query(`create unique index concurrently ${f}_bad on ${f} (id)`)).rejects.toThrow(/could not create unique index/);
+      const r = await ok<Findings>(client, "pg_monitor_findings");
+      const about = (check: string, name: string) => r.findings.find((x) => x.check === check && x.object === `public.${name}`);
+      // Two identical indexes: the newer is named; both are prefixes of the wide one.
+      expect(about("duplicate_index", `${f}_b`)?.advice).toMatch(new RegExp(`^(the same columns as public\\.${f}_a|a prefix of public\\.${f}_wide)`));
+      expect(about("duplicate_index", `${f}_a`)?.advice).toMatch(new RegExp(`a prefix of public\\.${f}_wide, which serves the same lookups on public\\.${f}: DROP INDEX CONCURRENTLY public\\.${f}_a;`));
+      expect(about("duplicate_index", `${f}_wide`)).toBeUndefined();
+      expect(about("unused_index", `${f}_wide`)?.advice).toMatch(/^never scanned since statistics/);
+      expect(about("invalid_index", `${f}_bad`)?.advice).toContain(`REINDEX INDEX CONCURRENTLY public.${f}_bad;`);
+      expect(r.status).not.toBe("ok");
+      for (const check of ["wraparound", "bloat", "connections", "cache_hit"]) expect(r.findings.some((x) => x.check === check), check).toBe(true);
+      const out = text(await call(client, "pg_monitor_findings"));
+      expect(out).toMatch(/^overall: (warn|critical)\nwarn\t/);
+    } finally {
+      await db.query(`drop table ${f}`);
+    }
+  });
+});

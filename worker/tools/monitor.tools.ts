@@ -24,6 +24,7 @@ import { READ, defineTool, scopeAllows, type ToolContext } from "./registry";
 import { callerPattern } from "../db/tags";
 import type { Principal } from "../auth/principal";
 import { USER_SCHEMA_SQL } from "./schema.tools";
+import { monitorFindings } from "./findings";
 
 /** Query text shown per session or statement; pg_query_read on the view gives it whole. */
 const QUERY_CHARS = 300;
@@ -484,4 +485,4 @@ order by ${order} desc nulls last, queryid`;
   },
 });
 
-export const monitorTools = [monitorHealth, monitorConnections, monitorActivity, monitorCancel, monitorLocks, monitorSize, monitorTopQueries];
+export const monitorTools = [monitorHealth, monitorFindings, monitorConnections, monitorActivity, monitorCancel, monitorLocks, monitorSize, monitorTopQueries];
