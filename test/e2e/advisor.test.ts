@@ -293,3 +293,21 @@ insert into ${f} values (1, 1, 1); analyze ${f}`);
     }
   });
 });
+
+describe("from code mode", () => {
+  it("pg.advisor.* is in the generated API and advises from a program, leaving nothing behind", async () => {
+    const code = `
+      const tables = await pg.listTables();
+      const mine = tables.filter((x) => x.name === ${JSON.stringify(t)});
+      const advice = await pg.advisor.indexes({ queries: [${JSON.stringify(workload()[0])}], tables: mine.map((x) => x.schema + "." + x.name) });
+      const help = await pg.help("advisor");
+      return { ddl: advice.recommended.map((r) => r.ddl), help };`;
+    const r = await call(client, "pg_execute_code", { code });
+    if (r.isError) throw new Error(text(r));
+    const out = r.structuredContent as { result: { ddl: string[]; help: string } };
+    expect(out.result.ddl).toEqual([expect.stringMatching(new RegExp(`^CREATE INDEX CONCURRENTLY \\S+ ON public\\.${t} \\(customer\\);$`))]);
+    expect(out.result.help).toContain("pg.advisor.indexes(");
+    expect(out.result.help).toContain("pg.advisor.query(");
+    expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });
+  });
+});
