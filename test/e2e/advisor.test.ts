@@ -215,7 +215,7 @@ describe("pg_advisor_query", () => {
     expect(r.executed).toBe(false);
     expect(r.problems.find((p) => p.kind === "seq_scan")?.node).toBe(`Seq Scan on ${t}`);
     const fix = r.fixes.find((f) => f.kind === "index")!;
-    expect(fix.sql).toBe(`CREATE INDEX CONCURRENTLY ON "public"."${t}" ("customer")`);
+    expect(fix.sql).toBe(`CREATE INDEX CONCURRENTLY ON public.${t} (customer)`);
     expect(fix.helps).toBe(true);
     expect(fix.checked).toMatch(/^cost \d+ → [\d.]+ \(built and rolled back\)$/);
     expect(await leftovers()).toEqual({ indexes: [`${t}_pkey`], locks: 0, trials: 0 });

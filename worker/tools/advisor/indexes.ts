@@ -81,7 +81,7 @@ export async function chooseMethod(ctx: ToolContext, wanted: "auto" | "hypopg" |
 }
 
 /** Identifiers quoted as PostgreSQL's quote_ident() does: only where needed, so DDL reads as people write it. */
-async function quoter(ctx: ToolContext, names: Iterable<string>): Promise<Quote> {
+export async function quoter(ctx: ToolContext, names: Iterable<string>): Promise<Quote> {
   const rows = await ctx.sql.rows<{ n: string; q: string }>("select n, quote_ident(n) as q from unnest($1::text[]) n", [[...new Set(names)]]);
   const map = new Map(rows.map((r) => [r.n, r.q]));
   return (name) => map.get(name) ?? quoteIdent(name);

@@ -21,7 +21,7 @@ import { comparisons, isScan, relationsByAlias, walk, type ExplainOutput, type P
 import { planOf, planningSteps } from "./planning";
 import { baseline, isUserSchema, tableInfo, type Statement, type TableInfo } from "./workload";
 import { MIN_GAIN, trial } from "./evaluate";
-import { buildRefusal, chooseMethod } from "./indexes";
+import { buildRefusal, chooseMethod, quoter } from "./indexes";
 
 /** A table this large is worth an index when a filter keeps a small share of it. */
 export const LARGE_TABLE_ROWS = 10_000;
@@ -203,7 +203,8 @@ export async function adviseQuery(args: { sql: string; params?: unknown[]; analy
     const { ev, none } = await chooseMethod(ctx);
     let best: { c: Candidate; after: number } | undefined;
     const candidates = [...found.values()].filter((c) => info.get(tableKey(c.schema, c.table))).slice(0, MAX_QUERY_CANDIDATES);
-    const ddl = (c: Candidate) => `CREATE INDEX CONCURRENTLY ON ${tableKey(c.schema, c.table)} (${columnList(c.columns)})`;
+    const q = await quoter(ctx, candidates.flatMap((c) => [c.schema, c.table, ...c.columns.map((x) => x.name)]));
+    const ddl = (c: Candidate) => `CREATE INDEX CONCURRENTLY ON ${tableKey(c.schema, c.table, q)} (${columnList(c.columns, q)})`;
     for (const c of candidates) {
       const t = info.get(tableKey(c.schema, c.table))!;
       if (!ev) {
