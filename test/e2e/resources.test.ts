@@ -88,6 +88,9 @@ describe("resources", () => {
     expect(s).toContain("t001\ttable");
     const h = textOf(await client.readResource({ uri: "postgres://health" }));
     expect(h).toMatch(/^overall: (ok|warn|critical)\n/);
+    const f = textOf(await client.readResource({ uri: "postgres://findings" }));
+    expect(f).toMatch(/^overall: (ok|warn|critical)\n/);
+    expect(f).toMatch(/\t(connections)\tserver: \d+ of \d+ usable connections/);
   });
 
   it("answers an unknown table with a protocol error", async () => {
@@ -101,7 +104,7 @@ describe("prompts", () => {
   it("lists the prompts with their arguments", async () => {
     const { prompts } = await client.listPrompts();
     const byName = Object.fromEntries(prompts.map((p) => [p.name, p]));
-    expect(Object.keys(byName).sort()).toEqual(["diagnose_health", "explain_query", "review_indexes"]);
+    expect(Object.keys(byName).sort()).toEqual(["diagnose_health", "explain_query", "review_database", "review_indexes"]);
     expect(byName.explain_query!.arguments).toEqual([expect.objectContaining({ name: "sql", required: true })]);
     expect(byName.review_indexes!.arguments).toEqual([expect.objectContaining({ name: "table", required: true })]);
   });
@@ -134,6 +137,14 @@ describe("prompts", () => {
     expect(t).toContain("Lock waits:");
     expect(t).toContain("Top queries (pg_stat_statements):");
   });
+
+  it("review_database brings the findings, health, top queries and index advice", async () => {
+    const t = promptText(await client.getPrompt({ name: "review_database", arguments: {} }));
+    expect(t).toMatch(/Findings:\n<data [0-9a-f]{12}>[^\n]*\noverall: /);
+    expect(t).toMatch(/Health:\n<data [0-9a-f]{12}>[^\n]*\noverall: /);
+    expect(t).toContain("Top queries (pg_stat_statements):");
+    expect(t).toMatch(/Index advice \(pg_advisor_indexes on the top queries\):\n(<data [0-9a-f]{12}>[^\n]*\n\d+ statement\(s\) from pg_stat_statements|ERROR )/);
+  });
 });
 
 describe("tools/list size", () => {
@@ -141,7 +152,7 @@ describe("tools/list size", () => {
     const { tools } = await client.listTools();
     const bytes = (ts: unknown[]) => Buffer.byteLength(JSON.stringify({ tools: ts }));
     const mine = tools.filter((t) => /^pg_(schema|admin|monitor)_/.test(t.name));
-    expect(mine).toHaveLength(18);
+    expect(mine).toHaveLength(19);
     // Without the `tx` argument the server adds to transactional tools: these tools' own share.
     const own = mine.map((t) => {
       const { tx: _tx, ...properties } = (t.inputSchema.properties ?? {}) as Record<string, unknown>;

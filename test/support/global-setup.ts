@@ -57,6 +57,12 @@ declare module "vitest" {
     confirmProceedMcpUrl: string;
     /** API keys, no rate limits, code mode for every scope, PUBLIC_URL set and no ALLOWED_HOSTS (scopes.test.ts). */
     scopesMcpUrl: string;
+    /**
+     * A PostgreSQL with the hypopg extension (HYPOPG_DATABASE_URL, a superuser; e.g. Debian's postgresql-15-hypopg),
+     * and an open Worker on it; both "" when the variable is unset (advisor.test.ts then says its hypopg tests did not run).
+     */
+    hypopgDatabaseUrl: string;
+    hypopgMcpUrl: string;
   }
 }
 
@@ -170,9 +176,29 @@ export default async function setup(project: TestProject) {
     project.provide("shortOAuthMcpUrl", shortOAuth!.mcpUrl);
     project.provide("confirmMcpUrl", confirm!.mcpUrl);
     project.provide("confirmProceedMcpUrl", confirmProceed!.mcpUrl);
+    const hypopg = await startHypopgWorker(open);
+    if (hypopg) started.push(hypopg.worker);
+    project.provide("hypopgDatabaseUrl", hypopg?.databaseUrl ?? "");
+    project.provide("hypopgMcpUrl", hypopg?.worker.mcpUrl ?? "");
   } catch (e) {
     await teardown();
     throw e;
   }
   return teardown;
+}
+
+/** The optional hypopg server: the same roles as the main database, the extension created, an open Worker. */
+export async function startHypopgWorker(vars: Record<string, string>): Promise<{ databaseUrl: string; worker: RunningWorker } | undefined> {
+  const databaseUrl = process.env.HYPOPG_DATABASE_URL;
+  if (!databaseUrl) return undefined;
+  const serverUrl = await applyRoles(databaseUrl, { grantFutureTablesOf: new URL(databaseUrl).username });
+  const pg = await import("pg");
+  const admin = new pg.default.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query("create extension if not exists hypopg");
+  } finally {
+    await admin.end();
+  }
+  return { databaseUrl, worker: await startWorker({ databaseUrl: serverUrl, vars }) };
 }

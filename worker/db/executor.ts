@@ -8,7 +8,7 @@
  * implementation of this interface.
  */
 import type { Config } from "../config";
-import { needsOwnTransaction, transactionWrap } from "./transaction";
+import { RELEASE_SESSION_LOCKS, needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
 import { runningName } from "./tags";
@@ -71,9 +71,40 @@ export interface SqlExecutor {
    * transaction. `readOnly`: READ ONLY and rolled back.
    */
   script(statements: string[], opts: ScriptOptions): Promise<ScriptOutcome>;
+  /**
+   * What-if evaluation: steps in one transaction that is always rolled back
+   * (build an index, plan statements against it, undo). Runs as the server's
+   * role; a step may switch role or read-only itself with SET LOCAL. Stops at
+   * the first failing step; `cleanup` steps then still run inside the
+   * transaction (after rolling back to a savepoint taken after the setup), for
+   * state a ROLLBACK does not undo (hypopg's hypothetical indexes). Refused
+   * inside a held transaction.
+   */
+  trial(steps: TrialStep[], opts?: TrialOptions): Promise<ScriptOutcome>;
   /** True when statements run inside a transaction held across calls. */
   readonly inTransaction: boolean;
 }
+
+export interface TrialStep {
+  sql: string;
+  params?: unknown[];
+}
+
+export interface TrialOptions {
+  /** READ ONLY from the start (hypothetical indexes need no write). @default false */
+  readOnly?: boolean;
+  /** Per statement; capped by the deployment's STATEMENT_TIMEOUT_MS. */
+  statementTimeoutMs?: number;
+  /** Capped by the deployment's LOCK_TIMEOUT_MS (when that is set). */
+  lockTimeoutMs?: number;
+  /**
+   * Steps run after the others, or after a failure (in a savepoint rolled
+   * back to); a function gets the number of steps that completed.
+   */
+  cleanup?: TrialStep[] | ((completed: number) => TrialStep[]);
+}
+
+const TRIAL_SAVEPOINT = "pg_mcp_trial";
 
 export interface ScriptOptions {
   atomic: boolean;
@@ -122,6 +153,31 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
   const named = (db: DbSession) => (call ? runningName(db.name, call.callName) : undefined);
   const exec: SqlExecutor = {
     inTransaction: false,
+    async trial(steps, opts = {}) {
+      const db = await session();
+      const lockTimeout = opts.lockTimeoutMs !== undefined ? (config.lockTimeoutMs ? Math.min(opts.lockTimeoutMs, config.lockTimeoutMs) : opts.lockTimeoutMs) : config.lockTimeoutMs;
+      const wrap = transactionWrap({ readOnly: !!opts.readOnly, statementTimeoutMs: Math.min(opts.statementTimeoutMs ?? timeout, timeout), lockTimeoutMs: lockTimeout, commit: false });
+      await db.query([...wrap.before!, `SAVEPOINT ${TRIAL_SAVEPOINT}`].join("; "));
+      const results: RowSet[] = [];
+      let failure: ScriptOutcome["failure"];
+      try {
+        for (let index = 0; index < steps.length; index++) {
+          try {
+            results.push(await db.run(steps[index]!.sql, steps[index]!.params ?? [], limitsOf()));
+          } catch (error) {
+            failure = { index, error };
+            await db.query(`ROLLBACK TO SAVEPOINT ${TRIAL_SAVEPOINT}`);
+            break;
+          }
+        }
+        const cleanup = typeof opts.cleanup === "function" ? opts.cleanup(results.length) : (opts.cleanup ?? []);
+        for (const step of cleanup) await db.run(step.sql, step.params ?? [], limitsOf());
+      } finally {
+        // Whatever happened, nothing of the trial is kept; a lost connection rolls back on the server's side.
+        await db.query(`ROLLBACK; ${RELEASE_SESSION_LOCKS}`).catch(() => {});
+      }
+      return failure ? { results, failure } : { results };
+    },
     async read(sql, params = [], limits, opts) {
       const role = opts?.asServer ? undefined : config.readRole;
       const db = await session();

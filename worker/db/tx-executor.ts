@@ -50,6 +50,9 @@ export function inTransactionExecutor(config: Config, session: DbSession, runnin
       }
       return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), plain));
     },
+    async trial() {
+      throw new ToolError("not_in_transaction", "a what-if evaluation runs in a transaction of its own", "call it without tx");
+    },
     async standalone(sql) {
       throw new ToolError("not_in_transaction", `this statement cannot run inside a transaction block: ${sql.slice(0, 60)}`, "run it without tx, after committing or rolling back");
     },

@@ -13,6 +13,8 @@ import { queryExplain } from "../tools/query.tools";
 import { describeObject, renderDescribed } from "../tools/schema.tools";
 import { adminStats } from "../tools/admin.tools";
 import { healthReport, monitorLocks, monitorTopQueries, renderHealth, viewerOf } from "../tools/monitor.tools";
+import { findingsReport, renderFindings } from "../tools/findings";
+import { advisorIndexes } from "../tools/advisor.tools";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
 import { nameCompleter } from "./completions";
@@ -128,6 +130,29 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
           `Top queries (pg_stat_statements):\n${data(top)}`,
         ].join("\n\n");
         return { description: "Diagnose database health", messages: [user(text)] };
+      }),
+  );
+
+  mcp.registerPrompt(
+    "review_database",
+    {
+      title: "Review my database",
+      description: "Health findings per object (indexes, wraparound, bloat, connections, cache), the health report, the top queries and index advice checked by the planner, with a request for a prioritised action list.",
+    },
+    () =>
+      run(async (ctx) => {
+        const findings = await attempt(async () => renderFindings(await findingsReport(ctx.sql)));
+        const health = await attempt(async () => renderHealth(await healthReport(ctx.sql, ctx.config, await viewerOf(ctx.principal))));
+        const top = await attempt(async () => (await monitorTopQueries.handler({ limit: 10 }, ctx)).text);
+        const advice = await attempt(async () => (await advisorIndexes.handler({ top: 10 }, ctx)).text);
+        const text = [
+          "Review this PostgreSQL database as its operator would. From the evidence below, list what to do in priority order: each item the finding it answers, the exact statement or tool call, its risk (locks, downtime) and what it gains. Index advice was checked by the planner; say so where you rely on it. Findings marked ok need no action.",
+          `Findings:\n${data(findings)}`,
+          `Health:\n${data(health)}`,
+          `Top queries (pg_stat_statements):\n${data(top)}`,
+          `Index advice (pg_advisor_indexes on the top queries):\n${data(advice)}`,
+        ].join("\n\n");
+        return { description: "Review the database", messages: [user(text)] };
       }),
   );
 }

@@ -4,6 +4,7 @@
  *   postgres://schema/{schema}/{table}   one table/view in full (as pg_schema_describe)
  *   postgres://schema/{schema}           the objects of a schema
  *   postgres://health                    the health report (as pg_monitor_health)
+ *   postgres://findings                  findings per object with advice (as pg_monitor_findings)
  *
  * resources/list lists the tables, views and materialized views, paged with
  * the protocol's opaque cursor (nextCursor). The templates' {schema} and
@@ -16,6 +17,7 @@ import { ToolError, formatError, toErrorInfo } from "../tools/errors";
 import { renderRows, prettyBytes } from "../tools/catalog";
 import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
 import { healthReport, renderHealth, rolePosture, viewerOf } from "../tools/monitor.tools";
+import { findingsReport, renderFindings } from "../tools/findings";
 import { describePosture } from "../db/posture";
 import { callerApi } from "../tools/codemode.tools";
 import { declarations } from "../../sandbox/api";
@@ -101,6 +103,10 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
     read(uri, async (ctx) => renderHealth(await healthReport(ctx.sql, ctx.config, await viewerOf(ctx.principal)))),
   );
 
+  mcp.registerResource("findings", "postgres://findings", { title: "Health findings", description: "pg_monitor_findings: unused, duplicate, invalid indexes, wraparound, bloat, connections, cache, each with advice", mimeType: TEXT }, (uri) =>
+    read(uri, async (ctx) => renderFindings(await findingsReport(ctx.sql))),
+  );
+
   // Code mode's whole API as TypeScript, for the tools this caller may use (the pg_execute_code listing only names the core).
   if (rc.config.toolGroups.includes("codemode") || rc.config.toolGroups.includes("code")) {
     mcp.registerResource("codemode-api", "postgres://codemode/api", { title: "Code mode API", description: "TypeScript declarations of pg inside pg_execute_code programs", mimeType: "text/plain" }, (uri) => ({
@@ -122,7 +128,7 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
       description: `${r.kind}${r.rows !== null ? `, ~${r.rows} rows` : ""}${r.comment ? `: ${r.comment}` : ""}`,
       mimeType: TEXT,
     }));
-    if (!after) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT }, { uri: "postgres://posture", name: "posture", description: "the database role's privileges", mimeType: TEXT });
+    if (!after) resources.unshift({ uri: "postgres://health", name: "health", description: "health report", mimeType: TEXT }, { uri: "postgres://findings", name: "findings", description: "health findings with advice", mimeType: TEXT }, { uri: "postgres://posture", name: "posture", description: "the database role's privileges", mimeType: TEXT });
     const last = page.rows[page.rows.length - 1];
     return { resources, ...(page.nextOffset !== undefined && last ? { nextCursor: encodeCursor([String(last.schema), String(last.name)]) } : {}) };
   });

@@ -24,6 +24,7 @@ import { READ, defineTool, scopeAllows, type ToolContext } from "./registry";
 import { callerPattern } from "../db/tags";
 import type { Principal } from "../auth/principal";
 import { USER_SCHEMA_SQL } from "./schema.tools";
+import { monitorFindings } from "./findings";
 
 /** Query text shown per session or statement; pg_query_read on the view gives it whole. */
 const QUERY_CHARS = 300;
@@ -440,7 +441,7 @@ select schema, "table", rows, total, total - indexes - toast as heap, indexes, t
 const EXTENSION_HINT = "run CREATE EXTENSION pg_stat_statements; in this database (the server also needs shared_preload_libraries = 'pg_stat_statements')";
 
 /** The view's location and the names its columns have in this version. */
-async function statementsView(sql: SqlExecutor): Promise<{ view: string; total: string; mean: string; readTime: string; writeTime: string }> {
+export async function statementsView(sql: SqlExecutor): Promise<{ view: string; total: string; mean: string; readTime: string; writeTime: string }> {
   const [ext] = await sql.rows<{ schema: string | null; preload: string; columns: string[] | null }>(`select n.nspname as schema, current_setting('shared_preload_libraries') as preload,
   (select array_agg(a.attname::text) from pg_attribute a where a.attrelid = to_regclass(quote_ident(n.nspname) || '.pg_stat_statements') and a.attnum > 0) as columns
 from (select 1) one left join pg_extension e on e.extname = 'pg_stat_statements' left join pg_namespace n on n.oid = e.extnamespace`);
@@ -484,4 +485,4 @@ order by ${order} desc nulls last, queryid`;
   },
 });
 
-export const monitorTools = [monitorHealth, monitorConnections, monitorActivity, monitorCancel, monitorLocks, monitorSize, monitorTopQueries];
+export const monitorTools = [monitorHealth, monitorFindings, monitorConnections, monitorActivity, monitorCancel, monitorLocks, monitorSize, monitorTopQueries];

@@ -68,6 +68,9 @@ export function remoteExecutor(env: Env, txId: string, principal: Principal, cal
     inTransaction: true,
     read: (sql, params, limits, opts) => run<RowSet>({ kind: "read", sql, params, limits, opts }),
     write: (sql, params, opts = {}) => run<RowSet>({ kind: "write", sql, params, rollback: opts.rollback, limits: opts.limits }),
+    trial: async () => {
+      throw new ToolError("not_in_transaction", "a what-if evaluation runs in a transaction of its own", "call it without tx");
+    },
     standalone: async (sql) => {
       throw new ToolError("not_in_transaction", `this statement cannot run inside a transaction block: ${sql.slice(0, 60)}`, "run it without tx, after committing or rolling back");
     },
