@@ -16,6 +16,7 @@ import { getConfig } from "../worker/config";
 import { openSession, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
+import { identitySettings, type DbIdentity } from "../worker/db/identity";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
 
@@ -29,6 +30,8 @@ export interface BeginRequest {
   deferrable: boolean;
   idleTimeoutMs: number;
   maxAgeMs: number;
+  /** The caller acts as its own database role: the connection logs in as it, and its claims are set for the transaction. */
+  identity?: DbIdentity;
 }
 
 export interface Lease {
@@ -88,7 +91,7 @@ export class TxSession extends DurableObject {
     let session: DbSession;
     try {
       // Never the transaction id: application_name is readable by every role (see worker/db/tags.ts).
-      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner) });
+      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner), identity: req.identity });
     } catch (e) {
       return { ok: false, error: toErrorInfo(e) };
     }
@@ -96,7 +99,7 @@ export class TxSession extends DurableObject {
     const mode = `ISOLATION LEVEL ${req.isolation.toUpperCase()} ${req.readOnly ? "READ ONLY" : "READ WRITE"}${req.deferrable ? " DEFERRABLE" : ""}`;
     try {
       await session.query(
-        `SET idle_in_transaction_session_timeout = ${backstop}; BEGIN ${mode}; SET LOCAL statement_timeout = ${config.statementTimeoutMs}; SET LOCAL lock_timeout = ${config.lockTimeoutMs}; SET LOCAL datestyle = 'ISO, MDY'`,
+        `SET idle_in_transaction_session_timeout = ${backstop}; BEGIN ${mode}; SET LOCAL statement_timeout = ${config.statementTimeoutMs}; SET LOCAL lock_timeout = ${config.lockTimeoutMs}; SET LOCAL datestyle = 'ISO, MDY'${req.identity ? `; ${identitySettings(req.identity).join("; ")}` : ""}`,
       );
     } catch (e) {
       await session.close();
@@ -104,7 +107,7 @@ export class TxSession extends DurableObject {
     }
     const now = Date.now();
     this.#session = session;
-    this.#exec = inTransactionExecutor(config, session);
+    this.#exec = inTransactionExecutor(config, session, req.identity);
     this.#owner = req.owner;
     this.#startedAt = now;
     this.#lastActivity = now;

@@ -34,7 +34,7 @@ export class RunDispatcher extends RpcTarget {
     this.#deadline = opts.deadline;
     this.#maxCalls = opts.maxCalls;
     // The run's calls share one connection; a transaction held across calls keeps its own (tx argument).
-    this.#rc = { ...rc, session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName }))) };
+    this.#rc = { ...rc, session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, identity: rc.principal.db }))) };
   }
 
   /** The program's only method: `pg.<anything>` arrives here as (name, args). */

@@ -62,12 +62,12 @@ export async function applyRoles(adminUrl: string, opts: { grantFutureTablesOf?:
 }
 
 /** The role posture as the server will see it, for printing at start (the same SQL and verdicts as the Worker). */
-export async function rolePosture(serverUrl: string, readRole: string | undefined): Promise<string[]> {
+export async function rolePosture(serverUrl: string, readRole: string | undefined, databaseRoles: string[] = []): Promise<string[]> {
   const { POSTURE_SQL, POSTURE_ROLES, judgePosture, describePosture } = await import("../../worker/db/posture");
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
-    const { rows } = await client.query(POSTURE_SQL, [readRole ?? null, POSTURE_ROLES]);
+    const { rows } = await client.query(POSTURE_SQL, [readRole ?? null, POSTURE_ROLES, databaseRoles]);
     return describePosture(judgePosture(rows[0], readRole));
   } finally {
     await client.end();

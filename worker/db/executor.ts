@@ -11,6 +11,7 @@ import type { Config } from "../config";
 import { needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
+import type { DbIdentity } from "./identity";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
@@ -71,6 +72,11 @@ export interface SqlExecutor {
   script(statements: string[], opts: ScriptOptions): Promise<ScriptOutcome>;
   /** True when statements run inside a transaction held across calls. */
   readonly inTransaction: boolean;
+  /**
+   * The caller's own database role, when it acts as one: catalog reads then
+   * run as that role too, and listings show only what it may use.
+   */
+  readonly callerRole?: string;
 }
 
 export interface ScriptOptions {
@@ -91,7 +97,7 @@ export function toObjects<T>(rs: RowSet): T[] {
 }
 
 /** The executor for one stateless request: each statement is its own transaction. */
-export function requestExecutor(config: Config, session: () => Promise<DbSession>): SqlExecutor {
+export function requestExecutor(config: Config, session: () => Promise<DbSession>, identity?: DbIdentity): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
@@ -100,13 +106,14 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
   const timeout = config.statementTimeoutMs;
   const exec: SqlExecutor = {
     inTransaction: false,
+    ...(identity ? { callerRole: identity.role } : {}),
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole });
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole, identity });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
       return (await session()).run(sql, params, limitsOf(limits), wrap);
     },
     async write(sql, params = [], opts = {}) {
-      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback }));
+      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, identity }));
     },
     async standalone(sql, params = []) {
       const db = await session();
@@ -132,7 +139,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, identity });
       await db.query(wrap.before!.join("; "));
       for (let index = 0; index < statements.length; index++) {
         try {

@@ -10,10 +10,11 @@ import { localSettings, toObjects, type SqlExecutor } from "./executor";
 import type { DbSession, RowSet, RunLimits, StatementWrap } from "./session";
 import { ToolError } from "../tools/errors";
 import { RELEASE_SESSION_LOCKS, setLocalRole } from "./transaction";
+import type { DbIdentity } from "./identity";
 
 const READ_SAVEPOINT = "pg_mcp_read";
 
-export function inTransactionExecutor(config: Config, session: DbSession): SqlExecutor {
+export function inTransactionExecutor(config: Config, session: DbSession, identity?: DbIdentity): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
@@ -23,10 +24,11 @@ export function inTransactionExecutor(config: Config, session: DbSession): SqlEx
   const plain: StatementWrap = { onError: null };
   const exec: SqlExecutor = {
     inTransaction: true,
+    ...(identity ? { callerRole: identity.role } : {}),
     async read(sql, params = [], limits, opts) {
       return session.run(sql, params, limitsOf(limits), {
         // SET LOCAL inside a savepoint ends with ROLLBACK TO it: the role and read-only flag last for this read only.
-        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...(config.readRole && !opts?.asServer ? [setLocalRole(config.readRole)] : []), ...localSettings(opts?.settings)],
+        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...(config.readRole && !opts?.asServer && !identity ? [setLocalRole(config.readRole)] : []), ...localSettings(opts?.settings)],
         after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`, RELEASE_SESSION_LOCKS],
         onError: null,
       });

@@ -171,13 +171,13 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), identity: rc.principal.db }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own, rc.principal.db),
   };
   try {
     return await fn(ctx);

@@ -59,6 +59,7 @@ export const txBegin = defineTool({
       deferrable: args.deferrable ?? false,
       idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
       maxAgeMs,
+      ...(ctx.principal.db ? { identity: ctx.principal.db } : {}),
     })) as TxResult<Lease>;
     if (!result.ok) await limits.closeSlot("tx", tx);
     const lease = unwrap(result);

@@ -31,6 +31,7 @@ export function remoteExecutor(env: Env, txId: string, principal: Principal): Sq
   const run = async <T>(op: TxOp) => unwrap((await stub.exec(principal.id, op)) as TxResult<unknown>) as T;
   return {
     inTransaction: true,
+    ...(principal.db ? { callerRole: principal.db.role } : {}),
     read: (sql, params, limits, opts) => run<RowSet>({ kind: "read", sql, params, limits, opts }),
     write: (sql, params, opts = {}) => run<RowSet>({ kind: "write", sql, params, rollback: opts.rollback, limits: opts.limits }),
     standalone: async (sql) => {
