@@ -7,6 +7,7 @@
 import type { ToolDefinition } from "../tools/registry";
 import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
+import { knownPosture } from "../db/posture";
 import type { AuditEntry } from "../../durable-objects/audit-log";
 
 /** The audit entry could not be written: the call must not report success. */
@@ -43,6 +44,17 @@ export function auditStub(env: Env) {
   return env.AUDIT_LOG.get(env.AUDIT_LOG.idFromName("audit"));
 }
 
+/**
+ * The database role the call acted as: the caller's own role, or the server's
+ * login role (its reads act as READ_ROLE within it), once this isolate has
+ * learned it.
+ */
+async function databaseRoleOf(rc: RequestContext): Promise<string | undefined> {
+  if (rc.principal.db) return rc.principal.db.role;
+  const posture = await knownPosture(rc.config)?.catch(() => undefined);
+  return posture?.server.name;
+}
+
 export async function recordAudit(
   rc: RequestContext,
   def: ToolDefinition,
@@ -61,7 +73,8 @@ export async function recordAudit(
     ...(result.outcome === "error" ? { error: result.error } : {}),
     durationMs: Date.now() - startedMs,
   };
-  const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}) };
+  const role = await databaseRoleOf(rc);
+  const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}), ...(role ? { role } : {}) };
   if (Object.keys(detail).length) entry.detail = detail;
   try {
     await auditStub(rc.env).record(entry);

@@ -19,7 +19,7 @@ import type { Config } from "../config";
 import { describeCallerRole, describePosture, knownPosture, learnPosture, POSTURE_ROLES, type Posture } from "../db/posture";
 import { learnCallerRole, type CallerRolePosture } from "../db/identity";
 import { quoteIdent } from "../sql/ident";
-import { LOCKED_CTE, PagedRows, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
+import { LOCKED_CTE, PagedRows, relationVisible, schemaVisible, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
 import { ToolError } from "./errors";
 import { READ, defineTool, scopeAllows, type ToolContext } from "./registry";
 import { callerPattern } from "../db/tags";
@@ -429,15 +429,15 @@ export const monitorSize = defineTool({
 select current_database() as name, pg_database_size(current_database())::float8 as bytes,
   (select json_agg(s order by s.bytes desc nulls last, s.schema) from (
      select n.nspname as schema, sum(${sizeUnlessLocked("pg_total_relation_size", "c.oid")}) as bytes
-     from pg_namespace n left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r','m')
-     where ${filter} group by n.nspname) s) as schemas`, [args.schema ?? null]);
+     from pg_namespace n left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r','m') and ${relationVisible("c.oid")}
+     where ${filter} and ${schemaVisible("n.oid")} group by n.nspname) s) as schemas`, [args.schema ?? null]);
     const tables = await pagedRows(
       ctx.sql,
       `with ${LOCKED_CTE}, t as (
   select n.nspname as schema, c.relname as table, case when c.reltuples >= 0 then c.reltuples::float8 end as rows,
     ${sizeUnlessLocked("pg_total_relation_size", "c.oid")} as total, ${sizeUnlessLocked("pg_indexes_size", "c.oid")} as indexes,
     case when c.reltoastrelid <> 0 then ${sizeUnlessLocked("pg_total_relation_size", "c.reltoastrelid")} else 0 end as toast
-  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','m') and ${filter})
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','m') and ${filter} and ${relationVisible("c.oid")})
 select schema, "table", rows, total, total - indexes - toast as heap, indexes, toast from t order by total desc nulls last, schema, "table"`,
       [args.schema ?? null],
       args,
