@@ -88,3 +88,29 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE, SELECT, UPDATE ON SEQUENCES 
 ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT ON SEQUENCES TO ${READ_ROLE};
 ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE ON SCHEMAS TO ${SERVER_ROLE}, ${READ_ROLE};`;
 }
+
+/** The caller roles of migrations/identity.example.sql (their passwords are their names: local only). */
+export const EXAMPLE_CALLER_ROLES = ["pgmcp_tenant_a", "pgmcp_tenant_b"] as const;
+
+/**
+ * Applies the two-tenant example of per-caller identity (migrations/identity.example.sql)
+ * as the administrator, and returns each caller role's own connection string
+ * (what its Hyperdrive binding points at).
+ */
+export async function applyIdentityExample(adminUrl: string): Promise<Record<(typeof EXAMPLE_CALLER_ROLES)[number], string>> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(readFileSync(join(MIGRATIONS_DIR, "identity.example.sql"), "utf8"));
+  } finally {
+    await client.end();
+  }
+  const urls = {} as Record<(typeof EXAMPLE_CALLER_ROLES)[number], string>;
+  for (const role of EXAMPLE_CALLER_ROLES) {
+    const url = new URL(adminUrl);
+    url.username = role;
+    url.password = role;
+    urls[role] = url.toString();
+  }
+  return urls;
+}

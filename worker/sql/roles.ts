@@ -85,7 +85,8 @@ function callAt(tokens: readonly Token[]): string | undefined {
   for (const call of functionCalls(tokens)) {
     if (call.fn.toLowerCase() !== "set_config") continue;
     const arg = tokens[call.index + 2];
-    const name = arg ? literalBody(arg) : undefined;
+    // An escape string's backslashes (E'r\x6fle') are read by PostgreSQL, not here: treat it as computed.
+    const name = arg && !(arg.kind === "string" && /^e/i.test(arg.text) && arg.text.includes("\\")) ? literalBody(arg) : undefined;
     const alone = tokens[call.index + 3]?.kind === "op" && tokens[call.index + 3]!.text === ",";
     if (name === undefined || !alone) return "set_config() with a setting name computed at run time";
     if (refusedSetting(name.trim().toLowerCase())) return `set_config('${name}')`;
