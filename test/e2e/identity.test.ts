@@ -14,6 +14,9 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
 import { observer } from "../support/db";
+import { authorize, consent, TestOAuthClient } from "../support/oauth";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 type KeyName = "tenantA" | "tenantB" | "plain" | "mislogged";
 const A = "pgmcp_tenant_a";
@@ -298,6 +301,39 @@ describe("a key without a role behaves as before", () => {
   it("the lexical role-change refusal is for caller roles only: a plain admin key's SET ROLE reaches the database", async () => {
     const r = await call(clients.plain, "pg_code_run_sql_script", { sql: "set local role pgmcp_read;\nselect current_user::text", transaction: true });
     expect(text(r)).not.toMatch(/role_change_refused/);
+  });
+});
+
+describe("an OAuth grant acts as the role chosen at consent", () => {
+  it("a grant for pgmcp_tenant_b reads as that role, with the user and client as claims", async () => {
+    const { client, provider } = await authorize(["read", "write"], "read write", undefined, { mcpUrl: inject("identityMcpUrl"), role: B });
+    try {
+      const [user, role, claims] = (await read(client, "select current_setting('pgmcp.caller', true), current_user::text, current_setting('pgmcp.claims', true)::jsonb"))[0] as [string, string, Record<string, unknown>];
+      expect(role).toBe(B);
+      expect(user).toBe("admin");
+      expect(claims).toEqual({ sub: "admin", client_id: provider.client!.client_id });
+      expect(await read(client, "select distinct tenant::text from tenants.notes")).toEqual([[B]]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("a grant without a role acts as the server's roles, as before", async () => {
+    const { client } = await authorize(["read"], "read", undefined, { mcpUrl: inject("identityMcpUrl") });
+    try {
+      expect(await read(client, "select current_user::text, session_user::text")).toEqual([["pgmcp_read", "pgmcp"]]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("the consent page refuses a role this deployment does not serve", async () => {
+    // Up to the consent page (the client registers and is sent there), then a form naming a role that is not served.
+    const p = new TestOAuthClient("read");
+    await expect(new McpClient({ name: "x", version: "1" }).connect(new StreamableHTTPClientTransport(new URL(inject("identityMcpUrl")), { authProvider: p }))).rejects.toThrow();
+    const r = await consent(p.authorizationUrl!, { password: inject("oauthPassword"), scopes: ["read"], role: "postgres" });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatch(/is not one of this deployment&#39;s database roles/);
   });
 });
 

@@ -160,6 +160,7 @@ export default async function setup(project: TestProject) {
     project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
 
     const shortOAuthPort = await freePort();
+    const identityPort = await freePort();
     const more = await Promise.allSettled([
       startWorker({ databaseUrl: serverUrl, vars: open }),
       startWorker({ databaseUrl: serverUrl, vars: open, durableObjectClasses: { AUDIT_LOG: "Limits" } }),
@@ -181,8 +182,9 @@ export default async function setup(project: TestProject) {
       // Per-caller identity: each caller role logs in through its own binding; pgmcp_tenant_c's binding is miswired to the server's login.
       startWorker({
         databaseUrl: serverUrl,
+        port: identityPort,
         hyperdrives: { HYPERDRIVE_PGMCP_TENANT_A: tenantUrls.pgmcp_tenant_a, HYPERDRIVE_PGMCP_TENANT_B: tenantUrls.pgmcp_tenant_b, HYPERDRIVE_PGMCP_TENANT_C: serverUrl },
-        vars: { API_KEYS: identityKeys.secret, DATABASE_ROLES: "pgmcp_tenant_a,pgmcp_tenant_b,pgmcp_tenant_c", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", CODE_MODE_SCOPE: "write", TX_IDLE_TIMEOUT_MS: "60000" },
+        vars: { API_KEYS: identityKeys.secret, PUBLIC_URL: `http://127.0.0.1:${identityPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, DATABASE_ROLES: "pgmcp_tenant_a,pgmcp_tenant_b,pgmcp_tenant_c", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", CODE_MODE_SCOPE: "write", TX_IDLE_TIMEOUT_MS: "60000" },
       }),
     ]);
     for (const w of more) if (w.status === "fulfilled") started.push(w.value);
