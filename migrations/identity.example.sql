@@ -1,6 +1,6 @@
 -- Per-caller identity, the two-tenant example (README, "Per-caller identity").
--- Run as an administrator after roles.sql; `npm run dev -- --tenants` and the
--- tests run exactly this file. Idempotent.
+-- Run as an administrator after roles.sql (psql "$ADMIN_URL" -f ...); the tests
+-- run exactly this file (test/e2e/identity.test.ts). Idempotent.
 --
 -- Each caller role LOGS IN AS ITSELF: the Worker reaches it through its own
 -- Hyperdrive binding (HYPERDRIVE_PGMCP_TENANT_A, ...), so a caller's session

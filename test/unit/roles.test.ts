@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { roleChange } from "../../worker/sql/roles";
+import { judgeCallerRole } from "../../worker/db/identity";
 
 describe("roleChange finds every spelling of a role change a caller role must not make", () => {
   const refused = [
@@ -54,4 +55,22 @@ describe("roleChange finds every spelling of a role change a caller role must no
     "create table roles (role text)",
   ];
   for (const sql of allowed) it(`allows ${sql}`, () => expect(roleChange(sql)).toBeUndefined());
+});
+
+describe("judgeCallerRole: a caller role must bound its caller", () => {
+  const row = { name: "tenant_a", login: true, superuser: false, bypass_rls: false, create_role: false, replication: false, reaches: [] as string[], owned: 0 };
+  it("accepts a plain login role", () => expect(judgeCallerRole("tenant_a", row, "tenant_a")).toEqual({ role: "tenant_a", broken: [], warnings: [] }));
+  it("refuses a connection that logs in as someone else, naming the binding", () =>
+    expect(judgeCallerRole("tenant_a", row, "pgmcp").broken.join()).toMatch(/logs in as "pgmcp": point HYPERDRIVE_TENANT_A/));
+  it("refuses a missing role, a superuser, BYPASSRLS, CREATEROLE, NOLOGIN and membership in a login role", () => {
+    expect(judgeCallerRole("tenant_a", undefined).broken.join()).toMatch(/does not exist/);
+    for (const [change, message] of [
+      [{ superuser: true }, /superuser/],
+      [{ bypass_rls: true }, /BYPASSRLS/],
+      [{ create_role: true }, /CREATEROLE/],
+      [{ login: false }, /cannot log in/],
+      [{ reaches: ["pgmcp"] }, /member of "pgmcp".*REVOKE "pgmcp" FROM "tenant_a"/],
+    ] as [Partial<typeof row>, RegExp][]) expect(judgeCallerRole("tenant_a", { ...row, ...change }).broken.join(), JSON.stringify(change)).toMatch(message);
+  });
+  it("warns about owned tables (an owner is exempt from RLS unless FORCE)", () => expect(judgeCallerRole("tenant_a", { ...row, owned: 2 }).warnings.join()).toMatch(/FORCE ROW LEVEL SECURITY/));
 });
