@@ -278,6 +278,15 @@ describe("listings follow the caller role's privileges", () => {
   });
 });
 
+describe("completions follow the caller role's privileges", () => {
+  it("table names of schema tenants: its own tables, not the other's", async () => {
+    const r = await clients.tenantA.complete({ ref: { type: "ref/resource", uri: "postgres://schema/{schema}/{table}" }, argument: { name: "table", value: "" }, context: { arguments: { schema: "tenants" } } });
+    expect(r.completion.values).toContain("a_private");
+    expect(r.completion.values).toContain("notes");
+    expect(r.completion.values).not.toContain("b_private");
+  });
+});
+
 describe("a key without a role behaves as before", () => {
   it("reads act as the read role, writes as the server's role, no claims, every table listed", async () => {
     expect(await read(clients.plain, "select current_user::text, session_user::text, coalesce(current_setting('pgmcp.claims', true), '')")).toEqual([["pgmcp_read", "pgmcp", ""]]);
