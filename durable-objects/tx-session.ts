@@ -24,6 +24,7 @@ import { getConfig } from "../worker/config";
 import { bounded, CLOSE_TIMEOUT_MS, ConnectionLostError, openSession, type DbNotice, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { runningName, sessionName } from "../worker/db/tags";
 import { inTransactionExecutor } from "../worker/db/tx-executor";
+import { identitySettings, type DbIdentity } from "../worker/db/identity";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
 
@@ -37,6 +38,8 @@ export interface BeginRequest {
   deferrable: boolean;
   idleTimeoutMs: number;
   maxAgeMs: number;
+  /** The caller acts as its own database role: the connection logs in as it, and its claims are set for the transaction. */
+  identity?: DbIdentity;
 }
 
 export interface Lease {
@@ -98,6 +101,8 @@ export class TxSession extends DurableObject {
   #session?: DbSession;
   #exec?: SqlExecutor;
   #config?: ReturnType<typeof getConfig>;
+  /** The caller acts as its own database role in this transaction (its connection logs in as it). */
+  #identity?: DbIdentity;
   #lease?: Lease;
   #owner?: string;
   #startedAt = 0;
@@ -123,7 +128,7 @@ export class TxSession extends DurableObject {
     let session: DbSession;
     try {
       // Never the transaction id: application_name is readable by every role (see worker/db/tags.ts).
-      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner), onNotice: (n) => this.#notices?.push(n) });
+      session = await openSession(config, this.env as Env, { applicationName: await sessionName({ tx: req.txId }, req.owner), onNotice: (n) => this.#notices?.push(n), identity: req.identity });
     } catch (e) {
       return { ok: false, error: toErrorInfo(e) };
     }
@@ -131,7 +136,7 @@ export class TxSession extends DurableObject {
     const mode = `ISOLATION LEVEL ${req.isolation.toUpperCase()} ${req.readOnly ? "READ ONLY" : "READ WRITE"}${req.deferrable ? " DEFERRABLE" : ""}`;
     try {
       await session.query(
-        `SET idle_in_transaction_session_timeout = ${backstop}; BEGIN ${mode}; SET LOCAL statement_timeout = ${config.statementTimeoutMs}; SET LOCAL lock_timeout = ${config.lockTimeoutMs}; SET LOCAL datestyle = 'ISO, MDY'`,
+        `SET idle_in_transaction_session_timeout = ${backstop}; BEGIN ${mode}; SET LOCAL statement_timeout = ${config.statementTimeoutMs}; SET LOCAL lock_timeout = ${config.lockTimeoutMs}; SET LOCAL datestyle = 'ISO, MDY'${req.identity ? `; ${identitySettings(req.identity).join("; ")}` : ""}`,
       );
     } catch (e) {
       await session.close();
@@ -139,7 +144,8 @@ export class TxSession extends DurableObject {
     }
     const now = Date.now();
     this.#session = session;
-    this.#exec = inTransactionExecutor(config, session);
+    this.#exec = inTransactionExecutor(config, session, undefined, req.identity);
+    this.#identity = req.identity;
     this.#config = config;
     this.#owner = req.owner;
     this.#startedAt = now;
@@ -167,7 +173,7 @@ export class TxSession extends DurableObject {
     this.#busy++;
     this.#lastActivity = Date.now();
     try {
-      const exec = op.callName ? inTransactionExecutor(this.#config!, this.#session!, runningName(this.#session!.name, op.callName)) : this.#exec!;
+      const exec = op.callName ? inTransactionExecutor(this.#config!, this.#session!, runningName(this.#session!.name, op.callName), this.#identity) : this.#exec!;
       let value: RowSet | Record<string, unknown>[] | ScriptOutcome;
       switch (op.kind) {
         case "read":

@@ -38,7 +38,7 @@ export class RunDispatcher extends RpcTarget {
     this.#rc = {
       ...rc,
       confirmation: programChannel(rc.confirmation),
-      session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice }))),
+      session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice, identity: rc.principal.db }))),
     };
   }
 

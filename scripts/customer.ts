@@ -2,6 +2,10 @@
  * `npm run customer -- <name>`: customers/<name>.json -> .deploy/<name>/wrangler.json,
  * checked with `wrangler deploy --dry-run` (offline), with the bundle size.
  * `npm run customer -- <name> --deploy` then deploys it for real.
+ * `npm run customer -- <name> --roles-sql` prints the SQL for the customer's
+ * caller roles (grants, column grants, row filters as RLS policies);
+ * `--apply-roles --database-url <admin url>` applies it (idempotent), and with
+ * `--dry-run` prints what it would change and changes nothing.
  */
 import { existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -12,6 +16,7 @@ import { z } from "zod";
 import { experimental_readRawConfig } from "wrangler";
 import { CustomerSchema } from "./customers/schema";
 import { customerConfig, headerComment, secretsFor } from "./customers/generate";
+import { applyCustomerRoles, rolesSql } from "./customers/roles-sql";
 
 const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -52,17 +57,51 @@ export function buildCustomer(name: string, file = join(ROOT, "customers", `${na
   return { config, configPath, bundleBytes, gzipBytes, modules: files.length, secrets: secretsFor(customer) };
 }
 
+/** --roles-sql / --apply-roles: the customer's caller roles as SQL, printed or applied. Returns the exit code. */
+async function customerRoles(file: string, opts: { apply: boolean; dryRun: boolean; url?: string }): Promise<number> {
+  const parsed = CustomerSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  if (!parsed.success) {
+    console.error(`error: ${relative(ROOT, file)} is invalid:\n${z.prettifyError(parsed.error)}`);
+    return 2;
+  }
+  const customer = parsed.data;
+  if (customer.roles.length === 0) {
+    console.error(`error: ${relative(ROOT, file)} declares no roles`);
+    return 2;
+  }
+  if (!opts.apply) {
+    console.log(`-- Caller roles of ${customer.name} (idempotent; run as an administrator). Then: ALTER ROLE <role> PASSWORD '...' and point each role's Hyperdrive config at it.`);
+    for (const s of rolesSql(customer)) console.log(`${s};`);
+    return 0;
+  }
+  if (!opts.url) {
+    console.error("error: --apply-roles needs --database-url (an administrator's connection string) or ADMIN_DATABASE_URL");
+    return 2;
+  }
+  const outcome = await applyCustomerRoles(opts.url, customer, { dryRun: opts.dryRun });
+  console.log(outcome.changes.length ? outcome.changes.join("\n") : "no changes: the database already matches the file");
+  console.log(opts.dryRun ? "(dry run: nothing was changed)" : "applied");
+  return 0;
+}
+
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { deploy: { type: "boolean", default: false } } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { deploy: { type: "boolean", default: false }, "roles-sql": { type: "boolean", default: false }, "apply-roles": { type: "boolean", default: false }, "dry-run": { type: "boolean", default: false }, "database-url": { type: "string" } },
+  });
   const name = positionals[0];
   if (!name) {
-    console.error("usage: npm run customer -- <name> [--deploy]   (reads customers/<name>.json)");
+    console.error("usage: npm run customer -- <name> [--deploy | --roles-sql | --apply-roles --database-url URL [--dry-run]]   (reads customers/<name>.json)");
     process.exit(2);
   }
   const file = join(ROOT, "customers", `${name}.json`);
   if (!existsSync(file)) {
     console.error(`error: no customer file ${relative(ROOT, file)} (copy one of customers/*.example.json and edit it)`);
     process.exit(2);
+  }
+  if (values["roles-sql"] || values["apply-roles"]) {
+    process.exitCode = await customerRoles(file, { apply: values["apply-roles"]!, dryRun: values["dry-run"]!, url: values["database-url"] ?? process.env.ADMIN_DATABASE_URL });
+    process.exit();
   }
   const built = buildCustomer(name, file);
   const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;

@@ -193,13 +193,13 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Database roles: every read acts as the read role (SET LOCAL ROLE)",
     breakage: "reads skip SET LOCAL ROLE",
-    edits: [{ file: "worker/db/transaction.ts", find: "      ...(opts.role ? [setLocalRole(opts.role)] : []),\n", replace: "" }],
+    edits: [{ file: "worker/db/transaction.ts", find: "...(opts.identity ? identitySettings(opts.identity) : opts.role ? [setLocalRole(opts.role)] : []),", replace: "...(opts.identity ? identitySettings(opts.identity) : [])," }],
     test: "test/e2e/read-boundary.test.ts",
   },
   {
     promise: "The posture check: a superuser behind authentication is refused",
     breakage: "the posture is learned but not enforced",
-    edits: [{ file: "worker/db/session.ts", find: "    enforcePosture(config, await learnPosture(", replace: "    void enforcePosture;\n    (await learnPosture(" }],
+    edits: [{ file: "worker/db/session.ts", find: "    else enforcePosture(config, await learnPosture(", replace: "    else void enforcePosture, (await learnPosture(" }],
     test: "test/e2e/read-boundary.test.ts",
   },
   {
@@ -225,6 +225,36 @@ export const BREAKAGES: Breakage[] = [
     breakage: "each call of a run opens its own connection",
     edits: [{ file: "sandbox/dispatcher.ts", find: "      session: () => (this.#session ??= ", replace: "      session: undefined, _unused: () => (this.#session ??= " }],
     test: "test/e2e/codemode-v2.test.ts",
+  },
+  {
+    promise: "Per-caller identity: a caller role's connection logs in as that role",
+    breakage: "caller roles connect through the server's binding",
+    edits: [{ file: "worker/db/session.ts", find: "connectionString: role ? roleConnectionString(config, env, role) : env.HYPERDRIVE.connectionString", replace: "connectionString: env.HYPERDRIVE.connectionString" }],
+    test: "test/e2e/identity.test.ts",
+  },
+  {
+    promise: "Per-caller identity: a caller role's connection is checked before use (a miswired binding is refused)",
+    breakage: "the caller role's posture is learned but not enforced",
+    edits: [{ file: "worker/db/session.ts", find: "if (opts.identity) enforceCallerRole(await learnCallerRole(", replace: "if (opts.identity) void enforceCallerRole, (await learnCallerRole(" }],
+    test: "test/e2e/identity.test.ts",
+  },
+  {
+    promise: "Per-caller identity: the server refuses every role change it can read",
+    breakage: "the role-change check is skipped",
+    edits: [{ file: "worker/tools/query.tools.ts", find: "  if (ctx.principal.db) refuseRoleChange(sql, ctx.principal.db.role, tool);\n", replace: "" }],
+    test: "test/e2e/identity.test.ts",
+  },
+  {
+    promise: "Per-caller identity: listings follow the caller role's privileges",
+    breakage: "catalog rows are shown whatever the role may use",
+    edits: [{ file: "worker/tools/catalog.ts", find: `const NOT_CALLER_ROLE = "coalesce(current_setting('pgmcp.caller', true), '') = ''";`, replace: 'const NOT_CALLER_ROLE = "true";' }],
+    test: "test/e2e/identity.test.ts",
+  },
+  {
+    promise: "Per-caller identity: claims are transaction-local settings",
+    breakage: "claims are not set",
+    edits: [{ file: "worker/db/transaction.ts", find: "...(opts.identity ? identitySettings(opts.identity) : opts.role ? [setLocalRole(opts.role)] : []),", replace: "...(opts.identity ? [] : opts.role ? [setLocalRole(opts.role)] : [])," }],
+    test: "test/e2e/identity.test.ts",
   },
   {
     promise: "Destructive statements wait for the user's confirmation",

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
 import { duplicateKeyProblem, parseApiKeyRecords, type ApiKeyRecord } from "./auth/api-key-record";
+import { roleDatabaseUrlSecret, roleHyperdriveBinding } from "./db/identity";
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -52,6 +53,13 @@ const ConfigSchema = z.object({
    * the server's own role.
    */
   READ_ROLE: z.string().optional(),
+  /**
+   * Database roles callers may act as (comma-separated): a key record or an
+   * OAuth grant names one, and that caller's connections log in as it, through
+   * the Hyperdrive binding HYPERDRIVE_<ROLE> (or the secret DATABASE_URL_<ROLE>
+   * with the Neon driver). README, "Per-caller identity".
+   */
+  DATABASE_ROLES: z.string().optional(),
   /**
    * Serve tool calls although the server's role is a superuser or may read or
    * write server files or run server programs. Never for a deployment with
@@ -128,6 +136,8 @@ export interface Config {
   allowAlterSystem: boolean;
   /** The role reads switch to (SET LOCAL ROLE); undefined: the server's role. */
   readRole?: string;
+  /** DATABASE_ROLES: the roles a key or grant may name, each with its own login connection. */
+  databaseRoles: string[];
   /** @default false */
   allowPrivilegedRole: boolean;
   auth: {
@@ -236,6 +246,7 @@ export function getConfig(env: Env): Config {
     maxResultBytes: v.MAX_RESULT_BYTES,
     allowAlterSystem: v.ALLOW_ALTER_SYSTEM === "true",
     readRole: v.READ_ROLE?.trim() || undefined,
+    databaseRoles: list(v.DATABASE_ROLES) ?? [],
     allowPrivilegedRole: v.ALLOW_PRIVILEGED_ROLE === "true",
     auth: {
       mode: v.AUTH_MODE,
@@ -269,6 +280,27 @@ export function getConfig(env: Env): Config {
   if (config.auth.oauth && !(env as { OAUTH_KV?: unknown }).OAUTH_KV) {
     throw new ConfigError("OAuth needs a KV namespace bound as OAUTH_KV: add [[kv_namespaces]] binding = \"OAUTH_KV\" to wrangler.toml");
   }
+  checkDatabaseRoles(config, env);
   cache.set(env, config);
   return config;
+}
+
+/** Every role a key names is declared, and every declared role has its own login connection. */
+function checkDatabaseRoles(config: Config, env: Env): void {
+  for (const key of config.auth.apiKeys) {
+    if (key.role !== undefined && !config.databaseRoles.includes(key.role)) {
+      throw new ConfigError(`API key "${key.name}" names database role "${key.role}", which DATABASE_ROLES does not list: add it there (with its own connection), or remove the role from the key`);
+    }
+  }
+  for (const role of config.databaseRoles) {
+    if (config.readRole === role) throw new ConfigError(`DATABASE_ROLES lists "${role}", the READ_ROLE: a caller role logs in as itself and must not be the role the server switches to`);
+    if (config.driver === "hyperdrive") {
+      const binding = roleHyperdriveBinding(role);
+      if (!(env as unknown as Record<string, { connectionString?: unknown } | undefined>)[binding]?.connectionString) {
+        throw new ConfigError(`DATABASE_ROLES lists "${role}" but there is no Hyperdrive binding ${binding}: add [[hyperdrive]] binding = "${binding}" with a connection string that logs in as "${role}"`);
+      }
+    } else if (typeof (env as unknown as Record<string, unknown>)[roleDatabaseUrlSecret(role)] !== "string") {
+      throw new ConfigError(`DATABASE_ROLES lists "${role}" but the secret ${roleDatabaseUrlSecret(role)} is not set: wrangler secret put ${roleDatabaseUrlSecret(role)} (a connection string that logs in as "${role}")`);
+    }
+  }
 }

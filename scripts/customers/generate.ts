@@ -5,11 +5,13 @@
  * it. Secrets are never in the file; the result lists which ones to put.
  */
 import type { Customer } from "./schema";
+import { roleDatabaseUrlSecret, roleHyperdriveBinding } from "../../worker/db/identity";
 
 export function secretsFor(c: Customer): string[] {
   const secrets = ["API_KEYS"];
   if (c.database.driver === "neon") secrets.push("DATABASE_URL");
   if (c.publicUrl) secrets.push("OAUTH_ADMIN_PASSWORD");
+  if (c.database.driver === "neon") for (const r of c.roles) secrets.push(roleDatabaseUrlSecret(r.name));
   return secrets;
 }
 
@@ -33,6 +35,7 @@ export function customerVars(c: Customer): Record<string, string> {
   if (c.allowedOrigins) vars.ALLOWED_ORIGINS = c.allowedOrigins.join(",");
   if (c.allowedHosts) vars.ALLOWED_HOSTS = c.allowedHosts.join(",");
   if (c.publicUrl) vars.PUBLIC_URL = c.publicUrl;
+  if (c.roles.length) vars.DATABASE_ROLES = c.roles.map((r) => r.name).join(",");
   return vars;
 }
 
@@ -51,7 +54,8 @@ export function customerConfig(c: Customer, base: Record<string, unknown>, mainP
     main: mainPath,
     vars: { ...(base.vars as Record<string, string>), ...customerVars(c) },
   };
-  if (c.database.driver === "hyperdrive") config.hyperdrive = [{ binding: "HYPERDRIVE", id: c.database.hyperdriveId }];
+  // Each caller role logs in as itself through a binding of its own.
+  if (c.database.driver === "hyperdrive") config.hyperdrive = [{ binding: "HYPERDRIVE", id: c.database.hyperdriveId }, ...c.roles.map((r) => ({ binding: roleHyperdriveBinding(r.name), id: r.hyperdriveId! }))];
   else delete config.hyperdrive;
   if (c.oauthKvId) config.kv_namespaces = [{ binding: "OAUTH_KV", id: c.oauthKvId }];
   else delete config.kv_namespaces;

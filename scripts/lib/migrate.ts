@@ -62,12 +62,12 @@ export async function applyRoles(adminUrl: string, opts: { grantFutureTablesOf?:
 }
 
 /** The role posture as the server will see it, for printing at start (the same SQL and verdicts as the Worker). */
-export async function rolePosture(serverUrl: string, readRole: string | undefined): Promise<string[]> {
+export async function rolePosture(serverUrl: string, readRole: string | undefined, databaseRoles: string[] = []): Promise<string[]> {
   const { POSTURE_SQL, POSTURE_ROLES, judgePosture, describePosture } = await import("../../worker/db/posture");
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
-    const { rows } = await client.query(POSTURE_SQL, [readRole ?? null, POSTURE_ROLES]);
+    const { rows } = await client.query(POSTURE_SQL, [readRole ?? null, POSTURE_ROLES, databaseRoles]);
     return describePosture(judgePosture(rows[0], readRole));
   } finally {
     await client.end();
@@ -87,4 +87,30 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT, INSERT, UPDATE, DELETE, TRU
 ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${SERVER_ROLE};
 ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT SELECT ON SEQUENCES TO ${READ_ROLE};
 ALTER DEFAULT PRIVILEGES FOR ROLE ${o} GRANT USAGE ON SCHEMAS TO ${SERVER_ROLE}, ${READ_ROLE};`;
+}
+
+/** The caller roles of migrations/identity.example.sql (their passwords are their names: local only). */
+export const EXAMPLE_CALLER_ROLES = ["pgmcp_tenant_a", "pgmcp_tenant_b"] as const;
+
+/**
+ * Applies the two-tenant example of per-caller identity (migrations/identity.example.sql)
+ * as the administrator, and returns each caller role's own connection string
+ * (what its Hyperdrive binding points at).
+ */
+export async function applyIdentityExample(adminUrl: string): Promise<Record<(typeof EXAMPLE_CALLER_ROLES)[number], string>> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(readFileSync(join(MIGRATIONS_DIR, "identity.example.sql"), "utf8"));
+  } finally {
+    await client.end();
+  }
+  const urls = {} as Record<(typeof EXAMPLE_CALLER_ROLES)[number], string>;
+  for (const role of EXAMPLE_CALLER_ROLES) {
+    const url = new URL(adminUrl);
+    url.username = role;
+    url.password = role;
+    urls[role] = url.toString();
+  }
+  return urls;
 }

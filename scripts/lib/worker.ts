@@ -46,6 +46,8 @@ export interface StartWorkerOptions {
    * class without the audit methods, to see how the Worker fails).
    */
   durableObjectClasses?: Record<string, string>;
+  /** Miniflare only: more Hyperdrive bindings, by name (a caller role's own login: HYPERDRIVE_<ROLE>). */
+  hyperdrives?: Record<string, string>;
 }
 
 export function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -79,7 +81,7 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
     scriptPath: join(dir, "index.js"),
     bindings: { ...(workerOptions.bindings ?? {}), ...(opts.vars ?? {}) },
     durableObjects: rebind(workerOptions.durableObjects as Record<string, { className: string }> | undefined, opts.durableObjectClasses),
-    hyperdrives: { HYPERDRIVE: opts.databaseUrl },
+    hyperdrives: { ...(opts.hyperdrives ?? {}), HYPERDRIVE: opts.databaseUrl },
     host: "127.0.0.1",
     port: opts.port ?? 0,
     log: new Log(opts.verbose ? LogLevel.INFO : LogLevel.WARN),
@@ -99,6 +101,8 @@ function rebind(bindings: Record<string, { className: string }> | undefined, cla
 
 async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker> {
   if (opts.durableObjectClasses) throw new Error("durableObjectClasses needs the miniflare mode");
+  // wrangler dev only binds what the config declares; a generated config per role is the customer tooling's job.
+  if (opts.hyperdrives) throw new Error("extra Hyperdrive bindings need the miniflare mode");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistDir = mkdtempSync(join(tmpdir(), "pg-mcp-wrangler-"));

@@ -7,7 +7,7 @@ import type { TestProject } from "vitest/node";
 import { createHash, randomBytes } from "node:crypto";
 import { freePort } from "../../scripts/lib/ports";
 import { startEmbeddedPostgres, type RunningPostgres } from "../../scripts/lib/postgres";
-import { applyRoles, migrate } from "../../scripts/lib/migrate";
+import { applyIdentityExample, applyRoles, migrate } from "../../scripts/lib/migrate";
 import { buildWorker, startWorker, type RunningWorker } from "../../scripts/lib/worker";
 import { startNeonProxy, type RunningProxy } from "../../scripts/lib/neon-proxy";
 import { startPgliteVector } from "../../scripts/lib/pglite";
@@ -63,12 +63,36 @@ declare module "vitest" {
      */
     hypopgDatabaseUrl: string;
     hypopgMcpUrl: string;
+    /**
+     * Per-caller identity (identity.test.ts): keys `tenantA` and `tenantB` act as the database roles
+     * pgmcp_tenant_a and pgmcp_tenant_b (migrations/identity.example.sql, each through its own Hyperdrive
+     * binding), `plain` as the server's roles, `mislogged` names a role whose binding logs in as pgmcp.
+     */
+    identityMcpUrl: string;
+    identityKeys: Record<"tenantA" | "tenantB" | "plain" | "mislogged", string>;
   }
 }
 
 const OAUTH_PASSWORD = "correct horse battery staple";
 
 /** Test API keys: the tokens for the tests, and the API_KEYS secret (hashes only) for the Workers. */
+/** The identity Worker's keys: two caller roles with claims, one key without a role, one whose role's binding is wrong. */
+function makeIdentityKeys() {
+  const specs = {
+    tenantA: { scopes: ["read", "write", "admin"], role: "pgmcp_tenant_a", claims: { tenant: "a", plan: "gold" } },
+    tenantB: { scopes: ["read", "write"], role: "pgmcp_tenant_b", claims: { tenant: "b" } },
+    plain: { scopes: ["read", "write", "admin"] },
+    mislogged: { scopes: ["read"], role: "pgmcp_tenant_c" },
+  } as const;
+  const tokens = {} as Record<keyof typeof specs, string>;
+  const records = [];
+  for (const [name, spec] of Object.entries(specs) as [keyof typeof specs, (typeof specs)[keyof typeof specs]][]) {
+    tokens[name] = `pgm_test_${name}_${randomBytes(16).toString("hex")}`;
+    records.push({ name, hash: createHash("sha256").update(tokens[name]).digest("hex"), ...spec });
+  }
+  return { tokens, secret: JSON.stringify(records) };
+}
+
 function makeKeys() {
   const scopes = { read: ["read"], write: ["read", "write"], admin: ["admin"], burstA: ["read"], burstB: ["read"], expensive: ["admin"], code: ["admin"], codeCap: ["admin"], pythonCap: ["admin"], shardA: ["admin"], shardB: ["admin"], shardC: ["admin"] } as const;
   const tokens = {} as Record<keyof typeof scopes, string>;
@@ -96,8 +120,10 @@ export default async function setup(project: TestProject) {
     // Tests create fixtures as the administrator: grant them to the server as an operator would.
     const serverUrl = await applyRoles(databaseUrl, { grantFutureTablesOf: new URL(databaseUrl).username });
     await migrate(serverUrl);
+    const tenantUrls = await applyIdentityExample(databaseUrl);
     buildWorker();
     const keys = makeKeys();
+    const identityKeys = makeIdentityKeys();
     const oauthPort = await freePort();
     const proxy: RunningProxy = await startNeonProxy();
     started.push(proxy);
@@ -144,6 +170,7 @@ export default async function setup(project: TestProject) {
     project.provide("readOnlyMcpUrl", readOnly!.mcpUrl);
 
     const shortOAuthPort = await freePort();
+    const identityPort = await freePort();
     const more = await Promise.allSettled([
       startWorker({ databaseUrl: serverUrl, vars: open }),
       startWorker({ databaseUrl: serverUrl, vars: open, durableObjectClasses: { AUDIT_LOG: "Limits" } }),
@@ -164,11 +191,18 @@ export default async function setup(project: TestProject) {
       startWorker({ databaseUrl: serverUrl, port: shortOAuthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${shortOAuthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, OAUTH_ACCESS_TOKEN_TTL_S: "60", RATE_LIMIT_PER_MINUTE: "0" } }),
       startWorker({ databaseUrl: serverUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", PYTHON: "false" } }),
       startWorker({ databaseUrl: serverUrl, vars: { ...open, CONFIRM_DESTRUCTIVE: "true", CONFIRM_FALLBACK: "proceed" } }),
+      // Per-caller identity: each caller role logs in through its own binding; pgmcp_tenant_c's binding is miswired to the server's login.
+      startWorker({
+        databaseUrl: serverUrl,
+        port: identityPort,
+        hyperdrives: { HYPERDRIVE_PGMCP_TENANT_A: tenantUrls.pgmcp_tenant_a, HYPERDRIVE_PGMCP_TENANT_B: tenantUrls.pgmcp_tenant_b, HYPERDRIVE_PGMCP_TENANT_C: serverUrl },
+        vars: { API_KEYS: identityKeys.secret, PUBLIC_URL: `http://127.0.0.1:${identityPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, DATABASE_ROLES: "pgmcp_tenant_a,pgmcp_tenant_b,pgmcp_tenant_c", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", CODE_MODE_SCOPE: "write", TX_IDLE_TIMEOUT_MS: "60000", CONFIRM_DESTRUCTIVE: "false" },
+      }),
     ]);
     for (const w of more) if (w.status === "fulfilled") started.push(w.value);
     const failedMore = more.find((w) => w.status === "rejected");
     if (failedMore) throw (failedMore as PromiseRejectedResult).reason;
-    const [fuzz, auditless, limits, lease, shortOAuth, confirm, confirmProceed] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [fuzz, auditless, limits, lease, shortOAuth, confirm, confirmProceed, identity] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("fuzzMcpUrl", fuzz!.mcpUrl);
     project.provide("auditlessMcpUrl", auditless!.mcpUrl);
     project.provide("limitsMcpUrl", limits!.mcpUrl);
@@ -180,6 +214,8 @@ export default async function setup(project: TestProject) {
     if (hypopg) started.push(hypopg.worker);
     project.provide("hypopgDatabaseUrl", hypopg?.databaseUrl ?? "");
     project.provide("hypopgMcpUrl", hypopg?.worker.mcpUrl ?? "");
+    project.provide("identityMcpUrl", identity!.mcpUrl);
+    project.provide("identityKeys", identityKeys.tokens);
   } catch (e) {
     await teardown();
     throw e;

@@ -48,7 +48,7 @@ export class TestOAuthClient implements OAuthClientProvider {
 }
 
 /** Plays the person at the consent page: opens it, enters the password, ticks scopes, submits. Returns the redirect. */
-export async function consent(authorizationUrl: URL, form: { password: string; scopes: string[]; decision?: "approve" | "deny" }): Promise<{ status: number; location?: string; body: string }> {
+export async function consent(authorizationUrl: URL, form: { password: string; scopes: string[]; decision?: "approve" | "deny"; role?: string }): Promise<{ status: number; location?: string; body: string }> {
   const page = await raw(authorizationUrl.href, { method: "GET" });
   expect(page.status).toBe(200);
   expect(page.body).toContain("pg-mcp test client");
@@ -59,18 +59,19 @@ export async function consent(authorizationUrl: URL, form: { password: string; s
   const cookie = (Array.isArray(setCookie) ? setCookie : [setCookie ?? ""]).map((c) => c.split(";")[0]).join("; ");
   const body = new URLSearchParams({ handle: handle!, password: form.password, decision: form.decision ?? "approve" });
   for (const s of form.scopes) body.append("scope", s);
+  if (form.role !== undefined) body.append("role", form.role);
   const r = await raw(authorizationUrl.href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", cookie }, body: body.toString() });
   return { status: r.status, location: r.headers.location as string | undefined, body: r.body };
 }
 
 /** Authorizes a new client, or (with `provider`) grants an already registered client again. */
-export async function authorize(scopes: string[], requested = scopes.join(" "), provider = new TestOAuthClient(requested)) {
-  const mcpUrl = new URL(inject("oauthMcpUrl"));
+export async function authorize(scopes: string[], requested = scopes.join(" "), provider = new TestOAuthClient(requested), opts: { mcpUrl?: string; role?: string } = {}) {
+  const mcpUrl = new URL(opts.mcpUrl ?? inject("oauthMcpUrl"));
   const first = new Client({ name: "oauth-test", version: "1" });
   await expect(first.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
   expect(provider.client?.client_id).toBeTruthy(); // dynamic client registration happened
   expect(provider.authorizationUrl?.searchParams.get("code_challenge_method")).toBe("S256");
-  const result = await consent(provider.authorizationUrl!, { password: inject("oauthPassword"), scopes });
+  const result = await consent(provider.authorizationUrl!, { password: inject("oauthPassword"), scopes, ...(opts.role !== undefined ? { role: opts.role } : {}) });
   expect(result.status).toBe(302);
   const code = new URL(result.location!).searchParams.get("code");
   expect(code).toBeTruthy();

@@ -23,3 +23,21 @@ describe("transaction lease limits", () => {
     expect(getConfig(env({})).tx).toEqual({ idleTimeoutMs: 30_000, maxAgeMs: 300_000, maxOpen: 20 });
   });
 });
+
+describe("caller roles (DATABASE_ROLES)", () => {
+  const key = (role: string) => JSON.stringify([{ name: "t", hash: "a".repeat(64), scopes: ["read"], role }]);
+  it("accepts a key whose role is listed and has its own Hyperdrive binding", () => {
+    const config = getConfig({ ...(env({ DATABASE_ROLES: "tenant_a", API_KEYS: key("tenant_a") }) as object), HYPERDRIVE_TENANT_A: { connectionString: "postgres://tenant_a@h/db" } } as unknown as Env);
+    expect(config.databaseRoles).toEqual(["tenant_a"]);
+    expect(config.auth.apiKeys[0]!.role).toBe("tenant_a");
+  });
+  it("refuses a key naming a role DATABASE_ROLES does not list", () => {
+    expect(() => getConfig(env({ API_KEYS: key("tenant_a") }))).toThrow(/names database role "tenant_a", which DATABASE_ROLES does not list/);
+  });
+  it("refuses a listed role without its binding, naming the binding", () => {
+    expect(() => getConfig(env({ DATABASE_ROLES: "tenant-a" }))).toThrow(/no Hyperdrive binding HYPERDRIVE_TENANT_A/);
+  });
+  it("refuses claims without a role", () => {
+    expect(() => getConfig(env({ API_KEYS: JSON.stringify([{ name: "t", hash: "a".repeat(64), scopes: ["read"], claims: { x: 1 } }]) }))).toThrow(/claims need a role/);
+  });
+});

@@ -1,7 +1,11 @@
 /** Per-customer deployments: the generated config, checked by wrangler's own dry run. */
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { WORKER_SIZE_LIMIT_BYTES, buildCustomer } from "../../scripts/customer";
+import { CustomerSchema } from "../../scripts/customers/schema";
+import { customerConfig } from "../../scripts/customers/generate";
+import { rolesSql } from "../../scripts/customers/roles-sql";
 
 const example = (name: string) => join(import.meta.dirname, "..", "..", "customers", `${name}.example.json`);
 
@@ -30,5 +34,40 @@ describe("npm run customer", () => {
 
   it("refuses an invalid customer file with the field named", () => {
     expect(() => buildCustomer("bad", join(import.meta.dirname, "..", "..", "package.json"))).toThrow(/name|database/);
+  });
+});
+
+describe("npm run customer: caller roles from the customer file", () => {
+  const initech = () => CustomerSchema.parse(JSON.parse(readFileSync(example("initech"), "utf8")));
+
+  it("gives each role its own Hyperdrive binding and lists it in DATABASE_ROLES", () => {
+    const c = customerConfig(initech(), { vars: {} }, "index.js") as { vars: Record<string, string>; hyperdrive: { binding: string; id: string }[] };
+    expect(c.vars.DATABASE_ROLES).toBe("initech_tenant_a");
+    expect(c.hyperdrive).toEqual([
+      { binding: "HYPERDRIVE", id: "00112233445566778899aabbccddeeff" },
+      { binding: "HYPERDRIVE_INITECH_TENANT_A", id: "aa112233445566778899aabbccddeeff" },
+    ]);
+  });
+
+  it("prints idempotent SQL: the role, schema and column grants, and the row filter as a policy", () => {
+    const sql = rolesSql(initech());
+    expect(sql[0]).toMatch(/IF NOT EXISTS .* CREATE ROLE "initech_tenant_a" LOGIN/);
+    expect(sql).toContain('ALTER ROLE "initech_tenant_a" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS');
+    expect(sql).toContain('GRANT USAGE ON SCHEMA "tenants" TO "initech_tenant_a"');
+    expect(sql).toContain('GRANT SELECT ("id") ON "tenants"."a_private" TO "initech_tenant_a"');
+    expect(sql).toContain('DROP POLICY IF EXISTS "pgmcp_initech_tenant_a" ON "tenants"."notes"');
+    expect(sql).toContain('CREATE POLICY "pgmcp_initech_tenant_a" ON "tenants"."notes" TO "initech_tenant_a" USING (tenant = current_user) WITH CHECK (tenant = current_user)');
+  });
+
+  it("refuses a row filter that is not one expression, a role without its binding, and a table outside its schemas", () => {
+    const base = JSON.parse(readFileSync(example("initech"), "utf8"));
+    const bad = (mutate: (c: typeof base) => void) => {
+      const c = structuredClone(base);
+      mutate(c);
+      return CustomerSchema.safeParse(c);
+    };
+    expect(bad((c) => (c.roles[0].tables[0].rowFilter = "true); drop table x; --")).success).toBe(false);
+    expect(bad((c) => delete c.roles[0].hyperdriveId).success).toBe(false);
+    expect(bad((c) => (c.roles[0].schemas = [])).success).toBe(false);
   });
 });

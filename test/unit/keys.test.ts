@@ -15,7 +15,17 @@ describe("npm run keys", () => {
     expect(value).toMatchObject([{ name: "ci", scopes: ["read", "write"] }]);
   });
 
+  it("creates a key that acts as a database role, with claims", () => {
+    const r = keys("create", "--name", "tenant-a", "--scopes", "read,write", "--role", "tenant_a", "--claims", '{"tenant":"a"}', "--keys", "");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Database role: tenant_a .*HYPERDRIVE_TENANT_A/);
+    const value = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(value).toMatchObject([{ name: "tenant-a", role: "tenant_a", claims: { tenant: "a" } }]);
+  });
+
   const mistakes: [string, string[], RegExp][] = [
+    ["claims without a role", ["create", "--name", "x", "--claims", "{}"], /^error: --claims needs --role/],
+    ["claims that are not an object", ["create", "--name", "x", "--role", "r", "--claims", "[1]"], /^error: --claims must be a JSON object/],
     ["an unknown scope", ["create", "--name", "x", "--scopes", "read,root"], /^error: unknown scope root; use read, write, admin\n$/],
     ["no name", ["create"], /^error: --name is required\n$/],
     ["--keys that is not JSON", ["create", "--name", "x", "--keys", "{oops"], /^error: --keys is not JSON/],

@@ -9,7 +9,14 @@ export const ApiKeyRecordSchema = z.object({
   /** hex SHA-256 of the key */
   hash: z.string().regex(/^[0-9a-f]{64}$/, "hash must be 64 hex characters (SHA-256)"),
   scopes: z.array(z.enum(SCOPES)).min(1),
-});
+  /**
+   * The database role this key's calls act as: its connections log in as this
+   * role (README, Per-caller identity). Absent: the server's roles, as before.
+   */
+  role: z.string().min(1).max(63).optional(),
+  /** Exposed to row-level security policies as `current_setting('pgmcp.claims', true)::jsonb`; only with `role`. */
+  claims: z.record(z.string(), z.unknown()).optional(),
+}).refine((r) => r.claims === undefined || r.role !== undefined, { message: "claims need a role: they are exposed to the role's row-level security policies", path: ["claims"] });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;
 
 /**

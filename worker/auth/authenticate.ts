@@ -16,6 +16,11 @@ export interface AuthProps {
   /** For people (audit): the key's name, or the OAuth client's. */
   name?: string;
   scopes: string[];
+  /** The database role the caller acts as (a key's `role`, or the role chosen at consent), with its claims. */
+  role?: string;
+  claims?: Record<string, unknown>;
+  /** `pgmcp.caller` for that role's policies: the key's name or the OAuth user id. */
+  caller?: string;
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -51,7 +56,7 @@ export async function authenticate(request: Request, env: Env, ctx: ExecutionCon
     if (!props?.principalId) return unauthorized(request.url, "missing credentials");
     // An OAuth token carries the scopes granted at consent (possibly narrowed later); an API key its stored scopes.
     const scopes = props.principalId.startsWith("oauth:") ? (auth?.scope ?? []) : (props.scopes ?? []);
-    return makePrincipal(props.principalId, scopes, config, props.name);
+    return makePrincipal(props.principalId, scopes, config, props.name, props);
   }
   if (config.auth.mode === "none") {
     const host = new URL(request.url).hostname;
@@ -65,5 +70,5 @@ export async function authenticate(request: Request, env: Env, ctx: ExecutionCon
   if (!m) return unauthorized(request.url, "missing bearer token");
   const key = await verifyApiKey(m[1]!, config.auth.apiKeys);
   if (!key) return unauthorized(request.url, "invalid token");
-  return makePrincipal(keyPrincipalId(key), key.scopes, config, key.name);
+  return makePrincipal(keyPrincipalId(key), key.scopes, config, key.name, { role: key.role, claims: key.claims, caller: key.name });
 }

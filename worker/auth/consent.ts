@@ -14,7 +14,14 @@ type OAuthEnv = Env & { OAUTH_PROVIDER: import("@cloudflare/workers-oauth-provid
 
 const escape = (value: string) => value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-function page(details: ConsentDescription, handle: string, message?: string): string {
+/** The database roles a grant may act as (DATABASE_ROLES); none chosen: the server's roles. */
+function roleChoice(roles: readonly string[]): string {
+  if (roles.length === 0) return "";
+  const options = roles.map((r) => `<option value="${escape(r)}">${escape(r)}</option>`).join("");
+  return `<p><label>Act as database role <select name="role"><option value="">(the server's roles)</option>${options}</select></label></p>`;
+}
+
+function page(details: ConsentDescription, handle: string, roles: readonly string[], message?: string): string {
   const name = escape(details.clientName);
   const requested = details.scope.length ? details.scope : ["read"];
   const scopes = SCOPES.map(
@@ -31,6 +38,7 @@ ${message ? `<p style="color:#b00">${escape(message)}</p>` : ""}
 <form method="post">
 <input type="hidden" name="handle" value="${escape(handle)}">
 <p>${scopes}</p>
+${roleChoice(roles)}
 <p><label>Admin password <input type="password" name="password" autocomplete="current-password"></label></p>
 <p><button name="decision" value="approve">Allow</button> <button name="decision" value="deny">Deny</button></p>
 </form>`;
@@ -45,14 +53,15 @@ function notEnabled(): Response {
 }
 
 export async function consentPage(request: Request, env: Env): Promise<Response> {
-  if (!getConfig(env).auth.oauth) return notEnabled();
+  const config = getConfig(env);
+  if (!config.auth.oauth) return notEnabled();
   const oauth = (env as OAuthEnv).OAUTH_PROVIDER;
   try {
     const authRequest = await oauth.parseAuthRequest(request);
     const details = await oauth.describeConsent(authRequest);
     const consent = await oauth.beginConsent(authRequest);
     consent.headers.set("Content-Type", "text/html; charset=utf-8");
-    return new Response(page(details, consent.handle), { headers: consent.headers });
+    return new Response(page(details, consent.handle, config.databaseRoles), { headers: consent.headers });
   } catch (e) {
     if (e instanceof AuthorizationError && e.redirectTo) return Response.redirect(e.redirectTo, 302);
     if (e instanceof AuthorizationError) return renderError(e.description);
@@ -77,6 +86,9 @@ export async function consentSubmit(request: Request, env: Env): Promise<Respons
     if (given !== expected) return renderError("wrong admin password; go back and try again", 401);
     const scope = form.getAll("scope").map(String).filter((s) => (SCOPES as readonly string[]).includes(s));
     if (scope.length === 0) return renderError("tick at least one scope", 400);
+    // A grant may act as one of the deployment's caller roles (README, Per-caller identity); the client cannot change it later.
+    const role = String(form.get("role") ?? "");
+    if (role !== "" && !config.databaseRoles.includes(role)) return renderError(`"${role}" is not one of this deployment's database roles (DATABASE_ROLES)`, 400);
     const approved = await oauth.approveConsent(request, handle, { scope });
     // One identity per grant: who consented, to which client, this time. Two grants to one client (a shared
     // client id, or the same app installed twice) own their transactions and spend their budgets apart.
@@ -87,7 +99,13 @@ export async function consentSubmit(request: Request, env: Env): Promise<Respons
       userId,
       metadata: {},
       scope: approved.request.scope,
-      props: { principalId: `oauth:${userId}:${approved.request.clientId}:${grant}`, name: approved.request.clientId, scopes: approved.request.scope } satisfies AuthProps,
+      props: {
+        principalId: `oauth:${userId}:${approved.request.clientId}:${grant}`,
+        name: approved.request.clientId,
+        scopes: approved.request.scope,
+        // With an upstream sign-in, put the identity provider's claims here (its subject, groups, tenant).
+        ...(role ? { role, caller: userId, claims: { sub: userId, client_id: approved.request.clientId } } : {}),
+      } satisfies AuthProps,
     });
     approved.headers.set("Location", redirectTo);
     return new Response(null, { status: 302, headers: approved.headers });

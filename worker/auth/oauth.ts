@@ -36,7 +36,7 @@ export function oauthProvider(config: Config, app: Handler): OAuthProvider<Env> 
     resolveExternalToken: async ({ token }) => {
       const key = await verifyApiKey(token, config.auth.apiKeys);
       if (!key) return null;
-      const props: AuthProps = { principalId: keyPrincipalId(key), name: key.name, scopes: key.scopes };
+      const props: AuthProps = { principalId: keyPrincipalId(key), name: key.name, scopes: key.scopes, ...(key.role ? { role: key.role, claims: key.claims ?? {}, caller: key.name } : {}) };
       return { props, audience: resource };
     },
   });

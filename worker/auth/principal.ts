@@ -4,6 +4,7 @@
  */
 import type { Config } from "../config";
 import type { Scope } from "../tools/registry";
+import type { DbIdentity } from "../db/identity";
 
 export interface Principal {
   /**
@@ -16,10 +17,14 @@ export interface Principal {
   name?: string;
   /** Scopes after the deployment's caps (a read-only deployment caps everyone at read). */
   scopes: Scope[];
+  /** Set when the caller acts as its own database role (its key or grant names one): every connection logs in as it. */
+  db?: DbIdentity;
 }
 
 /** Applies deployment-wide caps to the scopes a credential carries. */
-export function makePrincipal(id: string, scopes: readonly string[], config: Config, name?: string): Principal {
+export function makePrincipal(id: string, scopes: readonly string[], config: Config, name?: string, db?: { role?: string; claims?: Record<string, unknown>; caller?: string }): Principal {
   const valid = scopes.filter((s): s is Scope => s === "read" || s === "write" || s === "admin");
-  return { id, ...(name ? { name } : {}), scopes: config.readOnly ? (valid.length ? ["read"] : []) : valid };
+  const principal: Principal = { id, ...(name ? { name } : {}), scopes: config.readOnly ? (valid.length ? ["read"] : []) : valid };
+  if (db?.role) principal.db = { role: db.role, caller: db.caller ?? name ?? id, claims: db.claims ?? {} };
+  return principal;
 }

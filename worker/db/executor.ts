@@ -12,6 +12,7 @@ import { RELEASE_SESSION_LOCKS, needsOwnTransaction, transactionWrap } from "./t
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
 import { runningName } from "./tags";
+import type { DbIdentity } from "./identity";
 import { actingAs } from "./permission";
 
 export interface WriteOptions {
@@ -83,6 +84,11 @@ export interface SqlExecutor {
   trial(steps: TrialStep[], opts?: TrialOptions): Promise<ScriptOutcome>;
   /** True when statements run inside a transaction held across calls. */
   readonly inTransaction: boolean;
+  /**
+   * The caller's own database role, when it acts as one: catalog reads then
+   * run as that role too, and listings show only what it may use.
+   */
+  readonly callerRole?: string;
 }
 
 export interface TrialStep {
@@ -139,7 +145,7 @@ export interface CallNaming {
 const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** The executor for one stateless request: each statement is its own transaction. */
-export function requestExecutor(config: Config, open: () => Promise<DbSession>, call?: CallNaming): SqlExecutor {
+export function requestExecutor(config: Config, open: () => Promise<DbSession>, call?: CallNaming, identity?: DbIdentity): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
@@ -153,10 +159,11 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
   const named = (db: DbSession) => (call ? runningName(db.name, call.callName) : undefined);
   const exec: SqlExecutor = {
     inTransaction: false,
+    ...(identity ? { callerRole: identity.role } : {}),
     async trial(steps, opts = {}) {
       const db = await session();
       const lockTimeout = opts.lockTimeoutMs !== undefined ? (config.lockTimeoutMs ? Math.min(opts.lockTimeoutMs, config.lockTimeoutMs) : opts.lockTimeoutMs) : config.lockTimeoutMs;
-      const wrap = transactionWrap({ readOnly: !!opts.readOnly, statementTimeoutMs: Math.min(opts.statementTimeoutMs ?? timeout, timeout), lockTimeoutMs: lockTimeout, commit: false });
+      const wrap = transactionWrap({ readOnly: !!opts.readOnly, statementTimeoutMs: Math.min(opts.statementTimeoutMs ?? timeout, timeout), lockTimeoutMs: lockTimeout, commit: false, identity });
       await db.query([...wrap.before!, `SAVEPOINT ${TRIAL_SAVEPOINT}`].join("; "));
       const results: RowSet[] = [];
       let failure: ScriptOutcome["failure"];
@@ -181,13 +188,13 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
     async read(sql, params = [], limits, opts) {
       const role = opts?.asServer ? undefined : config.readRole;
       const db = await session();
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role, runningName: named(db) });
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role, runningName: named(db), identity });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
-      return actingAs(config, role, sql, () => db.run(sql, params, limitsOf(limits), wrap));
+      return actingAs(config, identity ? undefined : role, sql, () => db.run(sql, params, limitsOf(limits), wrap), identity?.role);
     },
     async write(sql, params = [], opts = {}) {
       const db = await session();
-      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db) })));
+      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db), identity })), identity?.role);
     },
     async standalone(sql, params = []) {
       const db = await session();
@@ -219,14 +226,14 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db) });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db), identity });
       await db.query(wrap.before!.join("; "));
       const role = opts.readOnly ? config.readRole : undefined;
       for (let index = 0; index < statements.length; index++) {
         call?.progress(`statement ${index + 1} of ${statements.length}`);
         try {
           const sql = statements[index]!;
-          results.push(await actingAs(config, role, sql, () => db.run(sql, [], limitsOf(opts.limits))));
+          results.push(await actingAs(config, role, sql, () => db.run(sql, [], limitsOf(opts.limits)), identity?.role));
         } catch (error) {
           await db.query("ROLLBACK").catch(() => {});
           return { results, failure: { index, error } };

@@ -29,6 +29,8 @@ export interface Acting {
   readRole: boolean;
   /** The statement, for the privilege a write needs. */
   sql?: string;
+  /** The caller acts as its own database role (README, Per-caller identity): `role` is that role. */
+  caller?: boolean;
 }
 
 /** The hint attached to a 42501 error by the executor that ran it, if any. */
@@ -45,13 +47,16 @@ function isPermissionError(e: unknown): e is Record<string | symbol, unknown> & 
  * attaches the hint for the role it acted as: `readRole` when the executor
  * set it, the server's role otherwise.
  */
-export async function actingAs<T>(config: RoleConfig, readRole: string | undefined, sql: string | undefined, fn: () => Promise<T>): Promise<T> {
+export async function actingAs<T>(config: RoleConfig, readRole: string | undefined, sql: string | undefined, fn: () => Promise<T>, callerRole?: string): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     if (isPermissionError(e) && e[HINT] === undefined) {
-      const role = readRole ?? (await knownPosture(config)?.catch(() => undefined))?.server.name;
-      e[HINT] = permissionHint(e.message, { role, readRole: readRole !== undefined, sql });
+      if (callerRole) e[HINT] = permissionHint(e.message, { role: callerRole, readRole: false, sql, caller: true });
+      else {
+        const role = readRole ?? (await knownPosture(config)?.catch(() => undefined))?.server.name;
+        e[HINT] = permissionHint(e.message, { role, readRole: readRole !== undefined, sql });
+      }
     }
     throw e;
   }
@@ -99,7 +104,7 @@ function writePrivilege(sql: string | undefined): string {
 export function permissionHint(message: string, acting: Acting): string {
   const role = acting.role ? ident(acting.role) : undefined;
   const grantee = role ?? "<the server's role>";
-  const who = acting.readRole ? `Reads act as the role ${role}` : `${acting.sql && /^\s*(select|with|table|values|explain)\b/i.test(acting.sql) ? "This statement acts" : "Writes and administration act"} as the server's role${role ? ` ${role}` : ""}`;
+  const who = acting.caller ? `This key acts as its own database role ${role}` : acting.readRole ? `Reads act as the role ${role}` : `${acting.sql && /^\s*(select|with|table|values|explain)\b/i.test(acting.sql) ? "This statement acts" : "Writes and administration act"} as the server's role${role ? ` ${role}` : ""}`;
   const grant = (statement: string) => `${who}, which lacks this privilege. If it should be allowed, the database owner can run: ${statement}`;
 
   const column = DENIED_COLUMN.exec(message);

@@ -9,9 +9,13 @@
  * (pg_monitor_health, the postgres://posture resource, `npm run dev`).
  */
 
+import { CALLER_ROLES_SQL, judgeCallerRole, type CallerRolePosture, type CallerRoleRow } from "./identity";
+
 /** The part of the deployment's Config the posture depends on (structural: scripts import this module too). */
 interface PostureConfig {
   readRole?: string;
+  /** DATABASE_ROLES: caller roles, judged from the server's connection too. */
+  databaseRoles?: string[];
   allowPrivilegedRole: boolean;
   auth: { mode: string };
 }
@@ -53,6 +57,8 @@ export interface Posture {
   broken: string[];
   /** Lesser risks, reported only. */
   warnings: string[];
+  /** Each caller role of DATABASE_ROLES as the server's connection sees it; a broken one has its own calls refused. */
+  callers: CallerRolePosture[];
 }
 
 const ROLE_COLUMNS = `r.rolname AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls, r.rolcreaterole AS create_role, r.rolreplication AS replication,
@@ -70,7 +76,8 @@ export const POSTURE_SQL = `SELECT
   (SELECT row_to_json(t) FROM (SELECT ${ROLE_COLUMNS},
      pg_has_role(current_user, r.oid, 'MEMBER') AS settable,
      (SELECT count(*)::int ${USER_RELATIONS} AND c.relkind IN ('r', 'p') AND has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')) AS writable
-   FROM pg_roles r WHERE r.rolname = $1) t) AS read`;
+   FROM pg_roles r WHERE r.rolname = $1) t) AS read,
+  (SELECT coalesce(json_agg(c), '[]') FROM (${CALLER_ROLES_SQL.replaceAll("$2", "$3").replaceAll("$1", "$2")}) c) AS callers`;
 
 export const POSTURE_ROLES: readonly string[] = [...PRIVILEGED_ROLES, ...NOTABLE_ROLES];
 
@@ -86,7 +93,10 @@ interface RoleRow {
 const toRole = (r: RoleRow): RolePosture => ({ name: r.name, superuser: r.superuser, bypassRls: r.bypass_rls, createRole: r.create_role, replication: r.replication, memberOf: r.member_of });
 
 /** Builds the posture from POSTURE_SQL's row; pure, so `npm run dev` prints the same verdicts. */
-export function judgePosture(row: { server: RoleRow & { relations: number; owned: number }; read: (RoleRow & { settable: boolean; writable: number }) | null }, readRole: string | undefined): Posture {
+export function judgePosture(
+  row: { server: RoleRow & { relations: number; owned: number }; read: (RoleRow & { settable: boolean; writable: number }) | null; callers?: (CallerRoleRow & { requested: string })[] },
+  readRole: string | undefined,
+): Posture {
   const server = { ...toRole(row.server), relations: row.server.relations, owned: row.server.owned };
   const privileged: string[] = [];
   const broken: string[] = [];
@@ -116,7 +126,8 @@ export function judgePosture(row: { server: RoleRow & { relations: number; owned
   } else {
     warnings.push("READ_ROLE is not set: reads act as the server's role (the READ ONLY transaction and the lexer still apply)");
   }
-  return { server, read, privileged, broken, warnings };
+  const callers = (row.callers ?? []).map((c) => judgeCallerRole(c.requested, c.name === null ? undefined : c));
+  return { server, read, privileged, broken, warnings, callers };
 }
 
 /** Thrown for every tool call while the posture refuses service. */
@@ -144,6 +155,17 @@ export function enforcePosture(config: PostureConfig, posture: Posture): void {
   }
 }
 
+/** One line per finding about a caller role. */
+export function describeCallerRole(c: CallerRolePosture): string[] {
+  if (c.broken.length === 0 && c.warnings.length === 0) return [`caller role ${c.role}: ok`];
+  return [...c.broken.map((f) => `BROKEN (calls as ${c.role} are refused): ${f}`), ...c.warnings.map((f) => `warning: ${f}`)];
+}
+
+/** Whether calls may act as this caller role; throws UnsafeRoleError naming the fix if not (no override: a broken caller role is a hole, not a risk). */
+export function enforceCallerRole(p: CallerRolePosture): void {
+  if (p.broken.length > 0) throw new UnsafeRoleError(`refusing to act as database role "${p.role}": ${p.broken.join("; ")}`, "fix the role as the README's Per-caller identity section shows; calls with this role are refused until then");
+}
+
 /** One line per finding, for logs and `npm run dev`. */
 export function describePosture(p: Posture): string[] {
   const lines = [
@@ -153,6 +175,7 @@ export function describePosture(p: Posture): string[] {
   for (const f of p.privileged) lines.push(`REFUSED with authentication: ${f}`);
   for (const f of p.broken) lines.push(`BROKEN: ${f}`);
   for (const f of p.warnings) lines.push(`warning: ${f}`);
+  for (const c of p.callers) lines.push(...describeCallerRole(c));
   return lines;
 }
 
@@ -164,7 +187,7 @@ const learned = new WeakMap<PostureConfig, Promise<Posture>>();
 export function learnPosture(config: PostureConfig, query: Query): Promise<Posture> {
   let p = learned.get(config);
   if (!p) {
-    p = query(POSTURE_SQL, [config.readRole ?? null, POSTURE_ROLES]).then((rows) => judgePosture(rows[0] as Parameters<typeof judgePosture>[0], config.readRole));
+    p = query(POSTURE_SQL, [config.readRole ?? null, POSTURE_ROLES, config.databaseRoles ?? []]).then((rows) => judgePosture(rows[0] as Parameters<typeof judgePosture>[0], config.readRole));
     learned.set(config, p);
     p.catch(() => learned.delete(config));
   }

@@ -12,7 +12,8 @@ import { Client as NeonClient } from "@neondatabase/serverless";
 import type { Config } from "../config";
 import { Pipeline, toRowSet, type PipelineError } from "./pipeline";
 import { learnTypeName, typeName } from "./values";
-import { enforcePosture, learnPosture } from "./posture";
+import { enforceCallerRole, enforcePosture, learnPosture, POSTURE_ROLES, UnsafeRoleError } from "./posture";
+import { learnCallerRole, roleDatabaseUrlSecret, roleHyperdriveBinding, type DbIdentity } from "./identity";
 import type { StatementWrap } from "./transaction";
 export type { StatementWrap } from "./transaction";
 
@@ -164,14 +165,26 @@ export const maxMessageBytes = (maxBytes: number) => 2 * maxBytes + 65_536;
 export interface SessionOptions {
   /** Shown in pg_stat_activity, so operators (and tests) can tell our sessions apart. */
   applicationName?: string;
+  /** Log in as this caller's own database role (its binding), not as the server's role. */
+  identity?: DbIdentity;
   /** Receives the server's notices while the session is open. @default they are dropped */
   onNotice?: (notice: DbNotice) => void;
 }
 
+/** The connection string for a caller role's login; its binding is checked at configuration time (config.ts). */
+function roleConnectionString(config: Config, env: Env, role: string): string {
+  if (!config.databaseRoles.includes(role)) throw new UnsafeRoleError(`database role "${role}" is not in DATABASE_ROLES`, "list it in DATABASE_ROLES with its own connection (README, Per-caller identity)");
+  const bindings = env as unknown as Record<string, unknown>;
+  const url = config.driver === "neon" ? bindings[roleDatabaseUrlSecret(role)] : (bindings[roleHyperdriveBinding(role)] as { connectionString?: unknown } | undefined)?.connectionString;
+  if (typeof url !== "string") throw new UnsafeRoleError(`no connection for database role "${role}"`, `add the Hyperdrive binding ${roleHyperdriveBinding(role)} (or the secret ${roleDatabaseUrlSecret(role)} for the Neon driver)`);
+  return url;
+}
+
 function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeClient {
   const application_name = opts.applicationName ?? "pg-mcp";
+  const role = opts.identity?.role;
   if (config.driver === "neon") {
-    const client = new NeonClient({ connectionString: config.databaseUrl, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const client = new NeonClient({ connectionString: role ? roleConnectionString(config, env, role) : config.databaseUrl, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     if (config.neonWsProxy) {
       // Local testing: plain ws to a ws-to-TCP proxy. Pipelining must be off, or SCRAM fails.
       client.neonConfig.wsProxy = config.neonWsProxy;
@@ -181,7 +194,7 @@ function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeCli
     }
     return client as unknown as PgLikeClient;
   }
-  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const client = new pg.Client({ connectionString: role ? roleConnectionString(config, env, role) : env.HYPERDRIVE.connectionString, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   coalesceWrites((client as unknown as { connection: { stream: WritableLike } }).connection.stream);
   return client as unknown as PgLikeClient;
 }
@@ -323,7 +336,9 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
   }
   // Every path to the database (tool calls, held transactions, programs) comes through here.
   try {
-    enforcePosture(config, await learnPosture(config, async (sql, params) => (await client.query(sql, params)).rows));
+    const query = async (sql: string, params: unknown[]) => (await client.query(sql, params)).rows;
+    if (opts.identity) enforceCallerRole(await learnCallerRole(opts.identity.role, query, POSTURE_ROLES));
+    else enforcePosture(config, await learnPosture(config, query));
   } catch (e) {
     closed = true;
     if (broken || isConnectionLoss(e)) {

@@ -4,6 +4,7 @@
  * ROLLBACK: even if something slipped past the guard, nothing it did is kept.
  */
 import { quoteIdent } from "../sql/ident";
+import { identitySettings, type DbIdentity } from "./identity";
 
 /** Statements sent around a caller's statement in the same round trip (no parameters). */
 export interface StatementWrap {
@@ -29,6 +30,11 @@ export interface TxOptions {
    * @default the session's role
    */
   role?: string;
+  /**
+   * The caller acts as its own database role (the connection logs in as it):
+   * no SET ROLE, and its claims become transaction-local settings.
+   */
+  identity?: DbIdentity;
   /**
    * application_name for this transaction only (SET LOCAL): a tools/call's
    * running name, so that a cancel can find the backend (db/cancel.ts).
@@ -64,7 +70,7 @@ export function transactionWrap(opts: TxOptions): StatementWrap {
       ...(opts.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`] : []),
       // ISO DateStyle keeps timestamp output convertible to ISO 8601 whatever the role's default.
       "SET LOCAL datestyle = 'ISO, MDY'",
-      ...(opts.role ? [setLocalRole(opts.role)] : []),
+      ...(opts.identity ? identitySettings(opts.identity) : opts.role ? [setLocalRole(opts.role)] : []),
     ],
     after: [opts.commit ? "COMMIT" : "ROLLBACK", ...(opts.readOnly ? [RELEASE_SESSION_LOCKS] : [])],
     ...(opts.readOnly ? { onError: `ROLLBACK; ${RELEASE_SESSION_LOCKS}` } : {}),

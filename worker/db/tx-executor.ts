@@ -11,6 +11,7 @@ import type { DbSession, RowSet, RunLimits, StatementWrap } from "./session";
 import { ToolError } from "../tools/errors";
 import { RELEASE_SESSION_LOCKS, setLocalName, setLocalRole } from "./transaction";
 import { actingAs } from "./permission";
+import type { DbIdentity } from "./identity";
 
 const READ_SAVEPOINT = "pg_mcp_read";
 
@@ -20,8 +21,10 @@ const READ_SAVEPOINT = "pg_mcp_read";
  * for a write SET LOCAL before and RESET after. After a failed write the name
  * stays until the rollback, but an aborted transaction runs no statement, and
  * a cancel signals only an active one (db/cancel.ts).
+ * `identity`: the caller acts as its own database role (its connection logs in
+ * as it, db/identity.ts): reads do not switch to the read role.
  */
-export function inTransactionExecutor(config: Config, session: DbSession, runningName?: string): SqlExecutor {
+export function inTransactionExecutor(config: Config, session: DbSession, runningName?: string, identity?: DbIdentity): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
@@ -32,8 +35,9 @@ export function inTransactionExecutor(config: Config, session: DbSession, runnin
   const plain: StatementWrap = runningName ? { before: named, after: ["RESET application_name"], onError: null } : { onError: null };
   const exec: SqlExecutor = {
     inTransaction: true,
+    ...(identity ? { callerRole: identity.role } : {}),
     async read(sql, params = [], limits, opts) {
-      const role = config.readRole && !opts?.asServer ? config.readRole : undefined;
+      const role = config.readRole && !opts?.asServer && !identity ? config.readRole : undefined;
       return actingAs(config, role, sql, () =>
         session.run(sql, params, limitsOf(limits), {
           // SET LOCAL inside a savepoint ends with ROLLBACK TO it: the role and read-only flag last for this read only.
@@ -41,14 +45,15 @@ export function inTransactionExecutor(config: Config, session: DbSession, runnin
           after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`, RELEASE_SESSION_LOCKS],
           onError: null,
         }),
+        identity?.role,
       );
     },
     async write(sql, params = [], opts = {}) {
       if (opts.rollback) {
         // EXPLAIN ANALYZE of a write inside the transaction: undo just that statement.
-        return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), { before: ["SAVEPOINT pg_mcp_undo", ...named], after: ["ROLLBACK TO SAVEPOINT pg_mcp_undo", "RELEASE SAVEPOINT pg_mcp_undo"], onError: null }));
+        return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), { before: ["SAVEPOINT pg_mcp_undo", ...named], after: ["ROLLBACK TO SAVEPOINT pg_mcp_undo", "RELEASE SAVEPOINT pg_mcp_undo"], onError: null }), identity?.role);
       }
-      return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), plain));
+      return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), plain), identity?.role);
     },
     async trial() {
       throw new ToolError("not_in_transaction", "a what-if evaluation runs in a transaction of its own", "call it without tx");

@@ -8,6 +8,7 @@
 import type { ToolDefinition } from "../tools/registry";
 import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
+import { knownPosture } from "../db/posture";
 import type { AuditEntry, AuditQuery } from "../../durable-objects/audit-log";
 import { auditIndex, auditShard, auditShardName } from "../../durable-objects/names";
 
@@ -64,6 +65,17 @@ export async function listAudit(env: Env, q: AuditQuery): Promise<AuditEntry[]> 
   return all.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, limit);
 }
 
+/**
+ * The database role the call acted as: the caller's own role, or the server's
+ * login role (its reads act as READ_ROLE within it), once this isolate has
+ * learned it.
+ */
+async function databaseRoleOf(rc: RequestContext): Promise<string | undefined> {
+  if (rc.principal.db) return rc.principal.db.role;
+  const posture = await knownPosture(rc.config)?.catch(() => undefined);
+  return posture?.server.name;
+}
+
 export async function recordAudit(
   rc: RequestContext,
   def: ToolDefinition,
@@ -82,7 +94,8 @@ export async function recordAudit(
     ...(result.outcome === "error" ? { error: result.error } : {}),
     durationMs: Date.now() - startedMs,
   };
-  const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}) };
+  const role = await databaseRoleOf(rc);
+  const detail = { ...(result.outcome === "ok" ? detailOf(result.structured) : undefined), ...(rc.principal.name ? { caller: rc.principal.name } : {}), ...(role ? { role } : {}) };
   if (Object.keys(detail).length) entry.detail = detail;
   try {
     await auditShard(rc.env, rc.principal.id).record(auditShardName(rc.principal.id), entry);

@@ -16,9 +16,8 @@ import { quoteIdent } from "../sql/ident";
 import { ToolError, formatError, toErrorInfo } from "../tools/errors";
 import { renderRows, prettyBytes } from "../tools/catalog";
 import { describeObject, listObjects, renderDescribed } from "../tools/schema.tools";
-import { healthReport, renderHealth, rolePosture, viewerOf } from "../tools/monitor.tools";
+import { healthReport, postureLines, renderHealth, viewerOf } from "../tools/monitor.tools";
 import { findingsReport, renderFindings } from "../tools/findings";
-import { describePosture } from "../db/posture";
 import { callerApi } from "../tools/codemode.tools";
 import { declarations } from "../../sandbox/api";
 import { guardText } from "./guard";
@@ -115,7 +114,7 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
   }
 
   mcp.registerResource("posture", "postgres://posture", { title: "Database role posture", description: "What the server's role and the read role may do, and what to revoke", mimeType: TEXT }, (uri) =>
-    read(uri, async (ctx) => describePosture(await rolePosture(ctx.sql, ctx.config)).join("\n")),
+    read(uri, async (ctx) => (await postureLines(ctx.sql, ctx.config)).join("\n")),
   );
 
   // The SDK's resources/list ignores the cursor; this one pages through the tables.

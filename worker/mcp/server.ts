@@ -182,7 +182,7 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string, confirm?: ToolContext["confirm"], opts: { warm?: boolean } = {}): Promise<T> {
   let opening: Promise<DbSession> | undefined;
-  const own = () => (opening ??= sessionName("call", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice })));
+  const own = () => (opening ??= sessionName("call", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice, identity: rc.principal.db })));
   // A caller admitted last time most likely is again: its connection opens while its limits decide, not after.
   if (opts.warm && rc.warmConnection && rc.admitted && !rc.session) own().catch(() => {});
   try {
@@ -196,7 +196,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.callName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.callName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call, rc.principal.db),
     // Resources and prompts never destroy; a tool call gets its own confirmer (bound to its name and arguments).
     confirm: confirm ?? confirmer(rc, "this call", undefined),
   };

@@ -50,7 +50,7 @@ const CODE_DEPTH = 4;
 const isWord = (t: Token | undefined, ...values: string[]) => t?.kind === "word" && values.includes(t.value);
 
 /** The text inside a string or dollar-quoted literal, for looking into code it carries. */
-function literalBody(t: Token): string | undefined {
+export function literalBody(t: Token): string | undefined {
   if (t.kind === "dollar") {
     const tag = /^\$[^$]*\$/.exec(t.text)?.[0] ?? "$$";
     return t.text.slice(tag.length, t.text.length - tag.length);

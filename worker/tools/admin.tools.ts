@@ -11,7 +11,9 @@
 import { z } from "zod";
 import type { SqlExecutor } from "../db/executor";
 import { parseQualifiedName, quoteIdent, sqlName } from "../sql/ident";
-import { LOCKED_CTE, PagedRows, ident, objectName, page, qname, text, pagedRows, prettyBytes, renderRows, schemaFilter, serverLiteral, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
+import { LOCKED_CTE, PagedRows, relationVisible, ident, objectName, page, qname, text, pagedRows, prettyBytes, renderRows, schemaFilter, serverLiteral, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
+import { refusedSetting } from "../sql/roles";
+import { roleChangeError } from "./query.tools";
 import { ToolError } from "./errors";
 import { READ, WRITE, defineTool, type ToolAnnotations } from "./registry";
 import { USER_SCHEMA_SQL } from "./schema.tools";
@@ -25,7 +27,7 @@ const TABLE_STATE = `with ${LOCKED_CTE}
 select s.n_live_tup::float8 as live, s.n_dead_tup::float8 as dead, ${sizeUnlessLocked("pg_total_relation_size", "s.relid")} as bytes,
   greatest(s.last_vacuum, s.last_autovacuum) as last_vacuum, greatest(s.last_analyze, s.last_autoanalyze) as last_analyze,
   case when c.reltuples >= 0 then c.reltuples::float8 end as rows
-from pg_stat_all_tables s join pg_class c on c.oid = s.relid where s.relid = to_regclass($1)`;
+from pg_stat_all_tables s join pg_class c on c.oid = s.relid where s.relid = to_regclass($1) and ${relationVisible("s.relid")}`;
 
 async function tableState(sql: SqlExecutor, table: string | undefined): Promise<Row | undefined> {
   if (!table) return undefined;
@@ -141,7 +143,7 @@ export const adminStats = defineTool({
   async handler(args, ctx) {
     const version = await serverVersion(ctx.sql);
     const params = [args.schema ?? null, args.table ? sqlName(args.table) : null];
-    const where = `(case when $1::text is null then ${USER_SCHEMA_SQL("s.schemaname")} else s.schemaname = $1 end) and ($2::text is null or s.relid = to_regclass($2))`;
+    const where = `(case when $1::text is null then ${USER_SCHEMA_SQL("s.schemaname")} else s.schemaname = $1 end) and ($2::text is null or s.relid = to_regclass($2)) and ${relationVisible("s.relid")}`;
     let query: string;
     if (args.kind === "indexes") {
       query = `select s.schemaname as schema, s.relname as table, s.indexrelname as index, s.idx_scan::float8 as scans, s.idx_tup_read::float8 as tup_read,
@@ -217,6 +219,7 @@ export const adminSet = defineTool({
   output: z.object({ name: z.string(), value: z.string().nullable() }),
   annotations: { ...WRITE, idempotentHint: true },
   async handler(args, ctx) {
+    if (ctx.principal.db && refusedSetting(args.name)) throw roleChangeError(`setting ${args.name}`, ctx.principal.db.role, "pg_admin_set");
     const [known] = await ctx.sql.rows<{ name: string; context: string }>("select name, context from pg_settings where name = lower($1)", [args.name]);
     if ((args.scope ?? "session") === "session") {
       if (!known && !args.name.includes(".")) throw new ToolError("unknown_setting", `no setting named ${args.name}`, "find names with pg_admin_settings");

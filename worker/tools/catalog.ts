@@ -15,6 +15,29 @@ import { ToolError } from "./errors";
 export const DEFAULT_PAGE_ROWS = 100;
 
 /**
+ * Listings follow privileges. A caller acting as its own database role reads
+ * the catalog on its own connection, with `pgmcp.caller` set for the
+ * transaction (db/identity.ts); then a catalog row is shown only if that role
+ * may use the object, so it does not even learn other tables' names. The
+ * server's own reads never set pgmcp.caller, so a caller without a role sees
+ * what it always saw.
+ */
+const NOT_CALLER_ROLE = "coalesce(current_setting('pgmcp.caller', true), '') = ''";
+
+/** SQL: the relation `oid` (a table, view, sequence; an index through its table) may be used by the caller's role. */
+export const relationVisible = (oid: string) => `(${NOT_CALLER_ROLE} or exists (select 1 from pg_class v left join pg_index vx on vx.indexrelid = v.oid
+  where v.oid = ${oid} and has_schema_privilege(v.relnamespace, 'USAGE') and (case
+    when v.relkind = 'S' then has_sequence_privilege(v.oid, 'USAGE, SELECT, UPDATE')
+    when vx.indrelid is not null then has_table_privilege(vx.indrelid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') or has_any_column_privilege(vx.indrelid, 'SELECT, INSERT, UPDATE, REFERENCES')
+    else has_table_privilege(v.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') or has_any_column_privilege(v.oid, 'SELECT, INSERT, UPDATE, REFERENCES') end)))`;
+
+/** SQL: the function `oid` may be called by the caller's role. */
+export const functionVisible = (oid: string, namespace: string) => `(${NOT_CALLER_ROLE} or (has_schema_privilege(${namespace}, 'USAGE') and has_function_privilege(${oid}, 'EXECUTE')))`;
+
+/** SQL: the schema `oid` may be used by the caller's role. */
+export const schemaVisible = (oid: string) => `(${NOT_CALLER_ROLE} or has_schema_privilege(${oid}, 'USAGE'))`;
+
+/**
  * `schema`'s validation, advertised as a plain string. Every client reads
  * tools/list (often into a model's context) and the listing budget is about
  * 600 bytes a tool: length bounds on every name cost ~30 bytes each and tell a

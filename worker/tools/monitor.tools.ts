@@ -16,9 +16,10 @@
 import { z } from "zod";
 import type { SqlExecutor } from "../db/executor";
 import type { Config } from "../config";
-import { describePosture, knownPosture, learnPosture, type Posture } from "../db/posture";
+import { describeCallerRole, describePosture, knownPosture, learnPosture, POSTURE_ROLES, type Posture } from "../db/posture";
+import { learnCallerRole, type CallerRolePosture } from "../db/identity";
 import { quoteIdent } from "../sql/ident";
-import { LOCKED_CTE, PagedRows, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
+import { LOCKED_CTE, PagedRows, relationVisible, schemaVisible, int, page, pagedRows, prettyBytes, renderRows, schemaFilter, serverVersion, sizeUnlessLocked, type Row } from "./catalog";
 import { ToolError } from "./errors";
 import { READ, defineTool, scopeAllows, type ToolContext } from "./registry";
 import { callerPattern } from "../db/tags";
@@ -181,14 +182,32 @@ function evaluate(h: Row, viewer: Viewer): Check[] {
 
 const STATUS_RANK: Record<Status, number> = { ok: 0, warn: 1, critical: 2 };
 
-/** The server's role and read role as PostgreSQL sees them (learned once per isolate; see db/posture.ts). */
+/** The server's role and read role as PostgreSQL sees them (learned once per isolate; see db/posture.ts). Never on a caller role's connection. */
 export function rolePosture(sql: SqlExecutor, config: Config): Promise<Posture> {
+  if (sql.callerRole) throw new Error("the server's posture is not learned on a caller role's connection");
   return knownPosture(config) ?? learnPosture(config, (q, params) => sql.rows(q, params));
 }
 
+/** The caller's own database role as its connection sees it, or undefined when the caller acts as the server's roles. */
+export function callerRolePosture(sql: SqlExecutor): Promise<CallerRolePosture> | undefined {
+  return sql.callerRole ? learnCallerRole(sql.callerRole, (q, params) => sql.rows(q, params), POSTURE_ROLES) : undefined;
+}
+
+/** The posture lines a caller may read: its own role's, or the server's. */
+export async function postureLines(sql: SqlExecutor, config: Config): Promise<string[]> {
+  const own = callerRolePosture(sql);
+  return own ? [`this caller acts as database role ${sql.callerRole} (its own login)`, ...describeCallerRole(await own)] : describePosture(await rolePosture(sql, config));
+}
+
+function callerCheck(c: CallerRolePosture): Check {
+  const status: Status = c.broken.length ? "critical" : c.warnings.length ? "warn" : "ok";
+  return { check: "database_role", status, value: { role: c.role, callerRole: true }, reason: describeCallerRole(c).join("; ") };
+}
+
 function postureCheck(p: Posture): Check {
-  const status: Status = p.privileged.length || p.broken.length ? "critical" : p.warnings.length ? "warn" : "ok";
-  const findings = [...p.privileged, ...p.broken, ...p.warnings];
+  const callersBroken = p.callers.some((c) => c.broken.length > 0);
+  const status: Status = p.privileged.length || p.broken.length || callersBroken ? "critical" : p.warnings.length || p.callers.some((c) => c.warnings.length) ? "warn" : "ok";
+  const findings = [...p.privileged, ...p.broken, ...p.warnings, ...p.callers.flatMap((c) => (c.broken.length || c.warnings.length ? describeCallerRole(c) : []))];
   return { check: "database_role", status, value: { role: p.server.name, superuser: p.server.superuser, memberOf: p.server.memberOf, readRole: p.read?.name ?? null }, reason: findings.length ? findings.join("; ") : describePosture(p).join("; ") };
 }
 
@@ -196,7 +215,8 @@ function postureCheck(p: Posture): Check {
 export async function healthReport(sql: SqlExecutor, config: Config, viewer: Viewer): Promise<{ status: Status; checks: Check[] }> {
   const version = await serverVersion(sql);
   const [h] = await sql.rows(healthSql(version));
-  const checks = [postureCheck(await rolePosture(sql, config)), ...evaluate(h!, viewer)];
+  const own = callerRolePosture(sql);
+  const checks = [own ? callerCheck(await own) : postureCheck(await rolePosture(sql, config)), ...evaluate(h!, viewer)];
   const status = checks.reduce<Status>((w, c) => (STATUS_RANK[c.status] > STATUS_RANK[w] ? c.status : w), "ok");
   return { status, checks };
 }
@@ -410,15 +430,15 @@ export const monitorSize = defineTool({
 select current_database() as name, pg_database_size(current_database())::float8 as bytes,
   (select json_agg(s order by s.bytes desc nulls last, s.schema) from (
      select n.nspname as schema, sum(${sizeUnlessLocked("pg_total_relation_size", "c.oid")}) as bytes
-     from pg_namespace n left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r','m')
-     where ${filter} group by n.nspname) s) as schemas`, [args.schema ?? null]);
+     from pg_namespace n left join pg_class c on c.relnamespace = n.oid and c.relkind in ('r','m') and ${relationVisible("c.oid")}
+     where ${filter} and ${schemaVisible("n.oid")} group by n.nspname) s) as schemas`, [args.schema ?? null]);
     const tables = await pagedRows(
       ctx.sql,
       `with ${LOCKED_CTE}, t as (
   select n.nspname as schema, c.relname as table, case when c.reltuples >= 0 then c.reltuples::float8 end as rows,
     ${sizeUnlessLocked("pg_total_relation_size", "c.oid")} as total, ${sizeUnlessLocked("pg_indexes_size", "c.oid")} as indexes,
     case when c.reltoastrelid <> 0 then ${sizeUnlessLocked("pg_total_relation_size", "c.reltoastrelid")} else 0 end as toast
-  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','m') and ${filter})
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','m') and ${filter} and ${relationVisible("c.oid")})
 select schema, "table", rows, total, total - indexes - toast as heap, indexes, toast from t order by total desc nulls last, schema, "table"`,
       [args.schema ?? null],
       args,

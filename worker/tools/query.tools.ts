@@ -7,6 +7,7 @@ import { z } from "zod";
 import { splitStatements, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
 import { checkEffects } from "../sql/effects";
+import { roleChange } from "../sql/roles";
 import { statementDestructive } from "../sql/destructive";
 import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
@@ -36,8 +37,19 @@ function oneStatement(sql: string): SqlStatement {
  * carries it, and ALTER SYSTEM needs ALLOW_ALTER_SYSTEM (see sql/effects.ts).
  */
 export function requireEffectScope(sql: string | SqlStatement, ctx: Pick<ToolContext, "principal" | "config">, tool: string): void {
+  if (ctx.principal.db) refuseRoleChange(sql, ctx.principal.db.role, tool);
   const v = checkEffects(sql, { admin: scopeAllows(ctx.principal.scopes, "admin"), allowAlterSystem: ctx.config.allowAlterSystem, tool });
   if (!v.ok) throw new ToolError(v.code, v.message, v.hint);
+}
+
+/** A caller acting as its own database role never changes who it acts as, whatever its scopes (sql/roles.ts). */
+export function refuseRoleChange(sql: string | SqlStatement, role: string, tool: string): void {
+  const found = roleChange(sql);
+  if (found) throw roleChangeError(found, role, tool);
+}
+
+export function roleChangeError(what: string, role: string, tool: string): ToolError {
+  return new ToolError("role_change_refused", `${tool} refused ${what}: this caller acts as database role "${role}" and may not change the role or identity it acts as`, "every call runs as your key's database role; ask the operator for another key to act as another role");
 }
 
 const TX_CONTROL = new Set(["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"]);

@@ -16,6 +16,9 @@ import {
   LOCKED_CTE,
   PagedRows,
   checkTypes,
+  functionVisible,
+  relationVisible,
+  schemaVisible,
   dryRunArg,
   ident,
   objectName,
@@ -91,14 +94,14 @@ export async function listObjects(sql: SqlExecutor, args: ListArgs) {
     case when c.relkind in ('r','m','S') then ${sizeUnlessLocked("pg_total_relation_size", "c.oid")} end as bytes,
     obj_description(c.oid, 'pg_class') as comment
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
-  where c.relkind in ('r','p','f','v','m','S') and ${notInExtension("pg_class", "c.oid")}
+  where c.relkind in ('r','p','f','v','m','S') and ${notInExtension("pg_class", "c.oid")} and ${relationVisible("c.oid")}
   union all
   select n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', case p.prokind when 'p' then 'procedure' else 'function' end, null, null, obj_description(p.oid, 'pg_proc')
   from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-  where p.prokind in ('f','p') and ${notInExtension("pg_proc", "p.oid")}
+  where p.prokind in ('f','p') and ${notInExtension("pg_proc", "p.oid")} and ${functionVisible("p.oid", "n.oid")}
   union all
   select n.nspname, n.nspname, 'schema', null, null, obj_description(n.oid, 'pg_namespace')
-  from pg_namespace n where ${notInExtension("pg_namespace", "n.oid")}
+  from pg_namespace n where ${notInExtension("pg_namespace", "n.oid")} and ${schemaVisible("n.oid")}
 )
 select * from objs
 where (case when $1::text is null then ${USER_SCHEMA_SQL("schema")} else schema = $1 end)
@@ -120,7 +123,7 @@ select n.nspname as schema, c.relname as name, c.relkind as relkind,
   obj_description(c.oid, 'pg_class') as comment,
   case when c.relkind in ('v','m') then pg_get_viewdef(c.oid, true) when c.relkind in ('i','I') then pg_get_indexdef(c.oid) end as definition,
   case when c.relkind = 'p' then pg_get_partkeydef(c.oid) end as partition_key,
-  (select i.inhparent::regclass::text from pg_inherits i where i.inhrelid = c.oid and c.relispartition) as partition_of,
+  (select i.inhparent::regclass::text from pg_inherits i where i.inhrelid = c.oid and c.relispartition and ${relationVisible("i.inhparent")}) as partition_of,
   (select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull,
       'default', pg_get_expr(d.adbin, d.adrelid), 'identity', nullif(a.attidentity, ''), 'generated', nullif(a.attgenerated, ''),
       'comment', col_description(c.oid, a.attnum)) order by a.attnum)
@@ -129,9 +132,9 @@ select n.nspname as schema, c.relname as name, c.relkind as relkind,
   (select json_agg(json_build_object('name', k.conname, 'type', k.contype, 'def', pg_get_constraintdef(k.oid, true)) order by k.contype, k.conname)
     from pg_constraint k where k.conrelid = c.oid and k.contype not in ('f', 'n')) as constraints,
   (select json_agg(json_build_object('name', k.conname, 'table', k.confrelid::regclass::text, 'def', pg_get_constraintdef(k.oid, true)) order by k.conname)
-    from pg_constraint k where k.conrelid = c.oid and k.contype = 'f') as foreign_keys,
+    from pg_constraint k where k.conrelid = c.oid and k.contype = 'f' and ${relationVisible("k.confrelid")}) as foreign_keys,
   (select json_agg(json_build_object('name', k.conname, 'table', k.conrelid::regclass::text, 'def', pg_get_constraintdef(k.oid, true)) order by k.conrelid::regclass::text, k.conname)
-    from pg_constraint k where k.confrelid = c.oid and k.contype = 'f') as referenced_by,
+    from pg_constraint k where k.confrelid = c.oid and k.contype = 'f' and ${relationVisible("k.conrelid")}) as referenced_by,
   (select json_agg(json_build_object('name', i.relname, 'def', pg_get_indexdef(x.indexrelid), 'primary', x.indisprimary, 'unique', x.indisunique,
       'valid', x.indisvalid, 'bytes', ${sizeUnlessLocked("pg_relation_size", "i.oid")}, 'scans', s.idx_scan) order by i.relname)
     from pg_index x join pg_class i on i.oid = x.indexrelid left join pg_stat_all_indexes s on s.indexrelid = x.indexrelid
@@ -140,7 +143,7 @@ select n.nspname as schema, c.relname as name, c.relkind as relkind,
     from pg_trigger t where t.tgrelid = c.oid and not t.tgisinternal) as triggers,
   (select row_to_json(q) from pg_sequences q where c.relkind = 'S' and q.schemaname = n.nspname and q.sequencename = c.relname) as sequence
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where c.oid = to_regclass($1)`;
+where c.oid = to_regclass($1) and ${relationVisible("c.oid")}`;
 
 const DESCRIBE_FUNCTION = `select n.nspname as schema, p.proname as name, pg_get_function_identity_arguments(p.oid) as args,
   pg_get_function_result(p.oid) as result, l.lanname as language,
@@ -149,14 +152,14 @@ const DESCRIBE_FUNCTION = `select n.nspname as schema, p.proname as name, pg_get
   p.prosecdef as security_definer, obj_description(p.oid, 'pg_proc') as comment,
   case when p.prokind in ('f','p') then left(pg_get_functiondef(p.oid), 4000) end as definition
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
-where p.proname = $2 and (case when $1::text is null then pg_function_is_visible(p.oid) else n.nspname = $1 end)
+where p.proname = $2 and (case when $1::text is null then pg_function_is_visible(p.oid) else n.nspname = $1 end) and ${functionVisible("p.oid", "n.oid")}
 order by args`;
 
 const DESCRIBE_SCHEMA = `select n.nspname as name, pg_get_userbyid(n.nspowner) as owner, obj_description(n.oid, 'pg_namespace') as comment,
   (select json_object_agg(k, cnt) from (select case c.relkind when 'v' then 'views' when 'm' then 'matviews' when 'S' then 'sequences' when 'i' then 'indexes' else 'tables' end as k, count(*) as cnt
-     from pg_class c where c.relnamespace = n.oid and c.relkind in ('r','p','f','v','m','S','i') group by 1) s) as counts,
-  (select count(*)::int from pg_proc p where p.pronamespace = n.oid) as functions
-from pg_namespace n where n.nspname = $1`;
+     from pg_class c where c.relnamespace = n.oid and c.relkind in ('r','p','f','v','m','S','i') and ${relationVisible("c.oid")} group by 1) s) as counts,
+  (select count(*)::int from pg_proc p where p.pronamespace = n.oid and ${functionVisible("p.oid", "n.oid")}) as functions
+from pg_namespace n where n.nspname = $1 and ${schemaVisible("n.oid")}`;
 
 export interface Described {
   kind: string;

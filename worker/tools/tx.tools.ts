@@ -63,6 +63,7 @@ export const txBegin = defineTool({
           deferrable: args.deferrable ?? false,
           idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
           maxAgeMs,
+          ...(ctx.principal.db ? { identity: ctx.principal.db } : {}),
         })) as TxResult<Lease>,
       );
     } catch (e) {

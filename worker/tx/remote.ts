@@ -66,6 +66,7 @@ export function remoteExecutor(env: Env, txId: string, principal: Principal, cal
     })) as T;
   return {
     inTransaction: true,
+    ...(principal.db ? { callerRole: principal.db.role } : {}),
     read: (sql, params, limits, opts) => run<RowSet>({ kind: "read", sql, params, limits, opts }),
     write: (sql, params, opts = {}) => run<RowSet>({ kind: "write", sql, params, rollback: opts.rollback, limits: opts.limits }),
     trial: async () => {
