@@ -22,7 +22,8 @@ import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
-import { channelFor, confirmer, ConfirmationRequired } from "./confirm";
+import { confirmer, ConfirmationRequired } from "./confirm";
+import { channelFor } from "../confirmation";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
