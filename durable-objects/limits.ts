@@ -90,20 +90,39 @@ export class Limits extends DurableObject {
   }
 
   #slots = { tx: new Map<string, number>(), code: new Map<string, number>(), python: new Map<string, number>() }; // id -> expires at (ms)
+  #slotsLoaded = false;
+
+  /**
+   * Slots live in SQLite too: an object that restarts (evicted while a long
+   * program or transaction holds its slot, or reloaded) must not forget them
+   * and let a second one past the cap.
+   */
+  #loadSlots() {
+    if (this.#slotsLoaded) return;
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS slots (kind TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (kind, id))");
+    for (const row of this.ctx.storage.sql.exec<{ kind: SlotKind; id: string; expires: number }>("SELECT kind, id, expires FROM slots")) {
+      this.#slots[row.kind]?.set(row.id, row.expires);
+    }
+    this.#slotsLoaded = true;
+  }
 
   /** Reserves a slot: an open transaction (each holds a database connection) or a running program. */
   openSlot(kind: SlotKind, id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+    this.#loadSlots();
     const slots = this.#slots[kind];
     const now = Date.now();
     // A slot whose release was lost frees itself when its deadline passes.
-    for (const [k, exp] of slots) if (exp < now) slots.delete(k);
+    for (const [k, exp] of slots) if (exp < now) this.closeSlot(kind, k);
     if (slots.size >= max) return { ok: false, open: slots.size };
     slots.set(id, expiresAtMs);
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO slots (kind, id, expires) VALUES (?, ?, ?)", kind, id, expiresAtMs);
     return { ok: true, open: slots.size };
   }
 
   closeSlot(kind: SlotKind, id: string): void {
+    this.#loadSlots();
     this.#slots[kind].delete(id);
+    this.ctx.storage.sql.exec("DELETE FROM slots WHERE kind = ? AND id = ?", kind, id);
   }
 
   static readonly MAX_CONFIRMATIONS = 10_000;

@@ -39,7 +39,7 @@ export class RunDispatcher extends RpcTarget {
     this.#rc = {
       ...rc,
       confirmation: programChannel(rc.confirmation),
-      session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName }))),
+      session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice }))),
     };
   }
 
@@ -59,7 +59,11 @@ export class RunDispatcher extends RpcTarget {
     const state = this.#state;
     if (state.done || Date.now() > this.#deadline) return { ok: false, error: "this program's run has ended; no more database calls", code: "run_ended" };
     if (++state.calls > this.#maxCalls) return { ok: false, error: `too many database calls (limit ${this.#maxCalls} per run)`, code: "too_many_calls" };
-    return pgCall(this.#rc, state, tool, args);
+    this.#rc.call?.progress(`program running: database call ${state.calls} (${tool})`);
+    const result = await pgCall(this.#rc, state, tool, args);
+    // A statement cancelled from outside (the client's cancel, which may have landed in another isolate, or an operator) ends the run.
+    if (!result.ok && result.code === "57014" && /user request/.test(result.error)) state.done = true;
+    return result;
   }
 
   /**

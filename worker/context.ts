@@ -5,7 +5,7 @@
  */
 import type { Config } from "./config";
 import type { Principal } from "./auth/principal";
-import type { DbSession } from "./db/session";
+import type { DbNotice, DbSession } from "./db/session";
 import type { ToolErrorInfo } from "./tools/errors";
 import type { ConfirmChannel } from "./confirmation";
 
@@ -22,6 +22,24 @@ export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: fa
 /** Runs a tool as `rc`'s caller with every check a direct call gets; an unknown tool throws, invalid arguments are a ToolRun error. */
 export type ToolDispatch = (rc: RequestContext, name: string, args: unknown) => Promise<ToolRun>;
 
+/**
+ * One tools/call in flight: how its work learns that the client gave up, how
+ * its statements are named so a canceller on another connection can find
+ * them, and how it reports progress. Set by the MCP layer (mcp/calls.ts).
+ */
+export interface CallControl {
+  /** Aborted when the client cancels the call (notifications/cancelled) or its HTTP request goes away. */
+  readonly signal: AbortSignal;
+  /**
+   * application_name of this call's statements while they run (SET LOCAL in
+   * their transaction), so that a cancel, from this isolate or another, finds
+   * the backend in pg_stat_activity (db/cancel.ts). One-way, like every tag.
+   */
+  readonly runningName: string;
+  /** Reports progress to the client when it asked for it (a progressToken); otherwise nothing. */
+  progress(message: string): void;
+}
+
 export interface RequestContext {
   env: Env;
   config: Config;
@@ -33,6 +51,19 @@ export interface RequestContext {
    * closes it afterwards.
    */
   session?: () => Promise<DbSession>;
+  /** The tools/call being served, when there is one. */
+  call?: CallControl;
+  /**
+   * Where PostgreSQL's notices during this request go (the MCP layer turns
+   * them into log messages or a summary in the tool result). Every
+   * connection opened for the request passes them here.
+   */
+  onNotice?: (notice: DbNotice) => void;
+  /**
+   * The client asked for one JSON answer (Accept without text/event-stream):
+   * notifications sent during the request cannot reach it.
+   */
+  jsonOnly?: boolean;
   /** How a destructive statement in this call is confirmed. Absent: the client cannot be asked. */
   confirmation?: ConfirmChannel;
   /** The tool path itself (worker/mcp/server.ts runTool), handed down so the sandbox can call tools without importing the MCP layer. */

@@ -8,6 +8,9 @@
  *   pg-mcp by <caller>               one call
  *   pg-mcp code by <caller>          a program's calls
  *   pg-mcp tx <tx> by <caller>       a held transaction
+ *   pg-mcp call <call> by <caller>   any of them while it runs one tools/call's
+ *                                    statement (SET LOCAL), so that a cancel can
+ *                                    find it (db/cancel.ts)
  */
 const TAG_HEX = 12;
 
@@ -27,6 +30,15 @@ export async function sessionName(kind: "call" | "code" | { tx: string }, princi
   if (kind === "call") return `pg-mcp ${by}`;
   if (kind === "code") return `pg-mcp code ${by}`;
   return `pg-mcp tx ${await txTag(kind.tx)} ${by}`;
+}
+
+/**
+ * The name a tools/call's statements carry while they run. The call is named
+ * by its caller and its JSON-RPC id, the only things a notifications/cancelled
+ * (which may arrive in another isolate) says about it.
+ */
+export async function runningName(principalId: string, requestId: string | number): Promise<string> {
+  return `pg-mcp call ${await tag("call", `${principalId}\u0000${JSON.stringify(requestId)}`)} by ${await callerTag(principalId)}`;
 }
 
 /** A LIKE pattern matching every session of one caller. */

@@ -22,6 +22,8 @@ import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
+import { cancelCall, serveCall } from "./calls";
+import { noticeRelay } from "./logging";
 import { confirmer, ConfirmationRequired } from "./confirm";
 import { channelFor } from "../confirmation";
 
@@ -180,13 +182,13 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  */
 export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string, confirm?: ToolContext["confirm"]): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), onNotice: rc.onNotice }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.runningName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call),
     // Resources and prompts never destroy; a tool call gets its own confirmer (bound to its name and arguments).
     confirm: confirm ?? confirmer(rc, "this call", undefined),
   };
@@ -199,16 +201,32 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
 
 /** The McpServer for one request. */
 export function buildServer(rc: RequestContext): McpServer {
-  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  // logging: PostgreSQL's notices during a call (logging.ts); logging/setLevel is the SDK's.
+  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
   const server = mcp.server;
   server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
   server.setRequestHandler("tools/call", async (request, ctx) => {
     // Whether this client can be asked to confirm a destructive statement, and its answer when this is the retry.
     const confirmation = channelFor(server.getNegotiatedProtocolVersion(), (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY], ctx.mcpReq.inputResponses, ctx.mcpReq.requestState());
-    const result = await callTool({ ...rc, confirmation }, request.params.name, request.params.arguments);
+    const handle = { id: ctx.mcpReq.id, progressToken: request.params._meta?.progressToken, signal: ctx.mcpReq.signal, notify: ctx.mcpReq.notify };
+    const notices = noticeRelay(rc, ctx, request.params);
+    const outcome = await serveCall({ ...rc, onNotice: notices.onNotice, confirmation }, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
+    if (outcome.cancelled) {
+      // A cancelled call's result is not sent: closing the exchange ends its response without one.
+      await mcp.close();
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `request cancelled: ${outcome.reason}`);
+    }
+    const result = outcome.value;
     if ("inputRequired" in result) return result.inputRequired as { resultType: "input_required" };
+    const summary = await notices.finish();
+    if (summary) result.content.push({ type: "text", text: rc.config.injectionGuard ? guardText(summary) : summary });
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
+  });
+  // Stateless: a cancel names a call served by another request (calls.ts).
+  server.setNotificationHandler("notifications/cancelled", (notification) => {
+    const { requestId, reason } = notification.params;
+    if (requestId !== undefined) rc.waitUntil(cancelCall(rc, requestId, reason).catch(() => {}));
   });
   registerResources(mcp, rc);
   registerPrompts(mcp, rc);
