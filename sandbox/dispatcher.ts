@@ -13,7 +13,8 @@
  * statements must not interleave with another call's.
  */
 import { RpcTarget } from "cloudflare:workers";
-import { programChannel, type RequestContext, type ToolRun } from "../worker/context";
+import type { RequestContext, ToolRun } from "../worker/context";
+import { programChannel } from "../worker/confirmation";
 import { openSession, type DbSession } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
 import { txStub } from "../worker/tx/remote";

@@ -7,6 +7,9 @@ import type { Config } from "./config";
 import type { Principal } from "./auth/principal";
 import type { DbNotice, DbSession } from "./db/session";
 import type { ToolErrorInfo } from "./tools/errors";
+import type { ConfirmChannel } from "./confirmation";
+
+export type { ConfirmChannel } from "./confirmation";
 
 /**
  * The outcome of one tool call before it becomes an MCP result: code mode
@@ -15,26 +18,6 @@ import type { ToolErrorInfo } from "./tools/errors";
  * with instead, the call not having run.
  */
 export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: false; info: ToolErrorInfo; text: string; inputRequired?: Record<string, unknown> };
-
-/**
- * Whether and how the user can be asked to confirm a destructive statement
- * in this call (worker/mcp/confirm.ts):
- * - "ask": the client takes an input-required result (MCP 2026-07-28 with
- *   the elicitation capability); on its retry the answer and the state.
- * - "none": it cannot be asked, for the reason given; the fallback applies.
- * - "program": a call from a code-mode or Python program, which cannot
- *   answer; `clientCanAsk` tells whether the program's own client could.
- */
-export type ConfirmChannel =
-  | { mode: "ask"; inputResponses?: Record<string, unknown>; requestState?: unknown }
-  | { mode: "none"; reason: string }
-  | { mode: "program"; clientCanAsk: boolean; reason: string };
-
-/** The channel for the calls of a program started by a call whose channel is `outer`. */
-export function programChannel(outer: ConfirmChannel | undefined): ConfirmChannel {
-  if (outer?.mode === "ask") return { mode: "program", clientCanAsk: true, reason: "" };
-  return { mode: "program", clientCanAsk: false, reason: outer?.reason ?? "this client cannot be asked" };
-}
 
 /** Runs a tool as `rc`'s caller with every check a direct call gets; an unknown tool throws, invalid arguments are a ToolRun error. */
 export type ToolDispatch = (rc: RequestContext, name: string, args: unknown) => Promise<ToolRun>;

@@ -51,8 +51,11 @@ async function modern(
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params }),
     timeoutMs: 30_000,
   });
-  if (res.status !== 200 || !res.json?.result) throw new Error(`tools/call ${name}: HTTP ${res.status} ${res.body.slice(0, 500)}`);
-  return res.json.result as ModernResult;
+  // The answer: plain JSON, or the JSON-RPC response among SSE events (keep-alive comments and notifications skipped).
+  const messages = res.body.trim().startsWith("{") ? [JSON.parse(res.body)] : res.body.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5)));
+  const answer = messages.find((m) => m.id === 1 && "result" in m);
+  if (res.status !== 200 || !answer) throw new Error(`tools/call ${name}: HTTP ${res.status} ${res.body.slice(0, 500)}`);
+  return answer.result as ModernResult;
 }
 
 const accept = { confirm: { action: "accept", content: { confirm: true } } };

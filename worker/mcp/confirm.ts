@@ -126,18 +126,3 @@ export function confirmer(rc: RequestContext, tool: string, args: unknown): (fou
     throw new ToolError("declined", `the user ${how}: ${tool} did not run ${summary(found)}; nothing was changed`, "do not retry without asking the user; a narrower statement (a WHERE clause) may be what was meant");
   };
 }
-
-/**
- * The channel for one tools/call: "ask" on a 2026-07-28 request whose
- * client declared form elicitation (as the SDK's own gate reads it: a bare
- * `elicitation: {}` counts as form), "none" otherwise.
- */
-export function channelFor(protocolVersion: string | undefined, clientCapabilities: unknown, inputResponses: Record<string, unknown> | undefined, requestState: unknown): ConfirmChannel {
-  if (protocolVersion === undefined || protocolVersion < "2026-07-28") {
-    return { mode: "none", reason: `this client cannot be asked: on protocol ${protocolVersion ?? "2025-era"} a stateless server cannot receive an elicitation answer (that needs protocol 2026-07-28)` };
-  }
-  const elicitation = (clientCapabilities as { elicitation?: unknown } | undefined)?.elicitation;
-  const form = typeof elicitation === "object" && elicitation !== null && ("form" in elicitation || !("url" in elicitation));
-  if (!form) return { mode: "none", reason: "this client did not declare the elicitation capability (form mode), so it cannot be asked" };
-  return { mode: "ask", inputResponses, requestState };
-}

@@ -24,7 +24,8 @@ import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
 import { cancelCall, serveCall } from "./calls";
 import { noticeRelay } from "./logging";
-import { channelFor, confirmer, ConfirmationRequired } from "./confirm";
+import { confirmer, ConfirmationRequired } from "./confirm";
+import { channelFor } from "../confirmation";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
