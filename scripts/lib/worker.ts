@@ -86,6 +86,8 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
     host: "127.0.0.1",
     port: opts.port ?? 0,
     log: new Log(opts.verbose ? LogLevel.INFO : LogLevel.WARN),
+    // Request.cf: the placeholder, not a download from Cloudflare (offline it is a warning with a stack trace; the Worker reads none of it).
+    cf: false,
   };
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = (await mf.ready).origin;
@@ -135,6 +137,8 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: opts.databaseUrl,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${LOCAL_PROXY_FIXES}`.trim(),
       WRANGLER_SEND_METRICS: "false",
+      // As cf: false above, for wrangler dev's Miniflare.
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
       NO_COLOR: "1",
     },
   });
