@@ -90,20 +90,73 @@ export class Limits extends DurableObject {
   }
 
   #slots = { tx: new Map<string, number>(), code: new Map<string, number>(), python: new Map<string, number>() }; // id -> expires at (ms)
+  #slotsLoaded = false;
+
+  /**
+   * Slots live in SQLite too: an object that restarts (evicted while a long
+   * program or transaction holds its slot, or reloaded) must not forget them
+   * and let a second one past the cap.
+   */
+  #loadSlots() {
+    if (this.#slotsLoaded) return;
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS slots (kind TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (kind, id))");
+    for (const row of this.ctx.storage.sql.exec<{ kind: SlotKind; id: string; expires: number }>("SELECT kind, id, expires FROM slots")) {
+      this.#slots[row.kind]?.set(row.id, row.expires);
+    }
+    this.#slotsLoaded = true;
+  }
 
   /** Reserves a slot: an open transaction (each holds a database connection) or a running program. */
   openSlot(kind: SlotKind, id: string, expiresAtMs: number, max: number): { ok: boolean; open: number } {
+    this.#loadSlots();
     const slots = this.#slots[kind];
     const now = Date.now();
     // A slot whose release was lost frees itself when its deadline passes.
-    for (const [k, exp] of slots) if (exp < now) slots.delete(k);
+    for (const [k, exp] of slots) if (exp < now) this.closeSlot(kind, k);
     if (slots.size >= max) return { ok: false, open: slots.size };
     slots.set(id, expiresAtMs);
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO slots (kind, id, expires) VALUES (?, ?, ?)", kind, id, expiresAtMs);
     return { ok: true, open: slots.size };
   }
 
   closeSlot(kind: SlotKind, id: string): void {
+    this.#loadSlots();
     this.#slots[kind].delete(id);
+    this.ctx.storage.sql.exec("DELETE FROM slots WHERE kind = ? AND id = ?", kind, id);
+  }
+
+  static readonly MAX_CONFIRMATIONS = 10_000;
+  #confirmationsReady = false;
+
+  #confirmations() {
+    if (!this.#confirmationsReady) {
+      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS confirmations (token TEXT PRIMARY KEY, binding TEXT NOT NULL, expires INTEGER NOT NULL)");
+      this.#confirmationsReady = true;
+    }
+    return this.ctx.storage.sql;
+  }
+
+  /**
+   * Records a confirmation the server asked for (worker/mcp/confirm.ts): the
+   * token travels to the client as requestState, the binding (a hash of the
+   * caller and the exact call) stays here. In storage, so an eviction while
+   * the user thinks loses nothing; expired ones go on the next offer.
+   */
+  offerConfirmation(token: string, binding: string, expiresAtMs: number): void {
+    const sql = this.#confirmations();
+    sql.exec("DELETE FROM confirmations WHERE expires < ?", Date.now());
+    // Bounded whatever callers do: the oldest offers give way.
+    sql.exec("DELETE FROM confirmations WHERE token IN (SELECT token FROM confirmations ORDER BY expires DESC LIMIT -1 OFFSET ?)", Limits.MAX_CONFIRMATIONS - 1);
+    sql.exec("INSERT OR REPLACE INTO confirmations (token, binding, expires) VALUES (?, ?, ?)", token, binding, expiresAtMs);
+  }
+
+  /** Takes a confirmation token: once only. Its binding, or undefined when unknown, used or expired. */
+  takeConfirmation(token: string): { binding: string } | undefined {
+    const sql = this.#confirmations();
+    const row = sql.exec<{ binding: string; expires: number }>("SELECT binding, expires FROM confirmations WHERE token = ?", token).toArray()[0];
+    if (!row) return undefined;
+    sql.exec("DELETE FROM confirmations WHERE token = ?", token);
+    return row.expires < Date.now() ? undefined : { binding: row.binding };
   }
 
   #refill(key: string, perMinute: number, now: number): Bucket {

@@ -13,7 +13,7 @@
  * statements must not interleave with another call's.
  */
 import { RpcTarget } from "cloudflare:workers";
-import type { RequestContext, ToolRun } from "../worker/context";
+import { programChannel, type RequestContext, type ToolRun } from "../worker/context";
 import { openSession, type DbSession } from "../worker/db/session";
 import { sessionName } from "../worker/db/tags";
 import { txStub } from "../worker/tx/remote";
@@ -34,7 +34,12 @@ export class RunDispatcher extends RpcTarget {
     this.#deadline = opts.deadline;
     this.#maxCalls = opts.maxCalls;
     // The run's calls share one connection; a transaction held across calls keeps its own (tx argument).
-    this.#rc = { ...rc, session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName }))) };
+    // A program cannot answer a confirmation of a destructive statement: its calls get the program channel (worker/mcp/confirm.ts).
+    this.#rc = {
+      ...rc,
+      confirmation: programChannel(rc.confirmation),
+      session: () => (this.#session ??= sessionName("code", rc.principal.id).then((applicationName) => openSession(rc.config, rc.env, { applicationName, onNotice: rc.onNotice }))),
+    };
   }
 
   /** The program's only method: `pg.<anything>` arrives here as (name, args). */
@@ -53,7 +58,11 @@ export class RunDispatcher extends RpcTarget {
     const state = this.#state;
     if (state.done || Date.now() > this.#deadline) return { ok: false, error: "this program's run has ended; no more database calls", code: "run_ended" };
     if (++state.calls > this.#maxCalls) return { ok: false, error: `too many database calls (limit ${this.#maxCalls} per run)`, code: "too_many_calls" };
-    return pgCall(this.#rc, state, tool, args);
+    this.#rc.call?.progress(`program running: database call ${state.calls} (${tool})`);
+    const result = await pgCall(this.#rc, state, tool, args);
+    // A statement cancelled from outside (the client's cancel, which may have landed in another isolate, or an operator) ends the run.
+    if (!result.ok && result.code === "57014" && /user request/.test(result.error)) state.done = true;
+    return result;
   }
 
   /**

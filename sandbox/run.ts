@@ -11,6 +11,9 @@
  *   with every character it reads charged to the operation budget.
  * - Wall time: the parent's timeout for a program that awaits forever; after
  *   it, the run's dispatcher refuses further calls.
+ * - Cancellation: when the client cancels the call (rc.call.signal) the run
+ *   ends the same way, at once; the statement in flight is cancelled by the
+ *   MCP layer (worker/mcp/calls.ts).
  * - Database: at most maxCalls calls, each through the normal tool path.
  * - Network: globalOutbound null (fetch and connect throw).
  */
@@ -114,7 +117,13 @@ export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<R
     const request = (worker.getEntrypoint() as unknown as { run(pg: RunDispatcher, body?: string): Promise<string> })
       .run(dispatcher, run.body)
       .catch((e: Error) => ({ failed: /hung and would never generate a response/.test(e.message) ? "the program can never finish: it awaits a promise that nothing will resolve" : `the sandbox failed: ${e.message}` }));
-    const response = await Promise.race([request, timeout]);
+    const signal = rc.call?.signal;
+    const cancelled = new Promise<"cancelled">((resolve) => {
+      if (signal?.aborted) resolve("cancelled");
+      else signal?.addEventListener("abort", () => resolve("cancelled"), { once: true });
+    });
+    const response = await Promise.race([request, timeout, cancelled]);
+    if (response === "cancelled") return failed("error", "CancelledError", "the run was cancelled by the client");
     if (response === "timeout") return failed("timeout", "TimeoutError", `the program did not finish within ${run.timeoutMs} ms${run.timeoutNote ?? ""}`);
     if (typeof response !== "string") return failed("error", "SandboxError", response.failed);
     return readOutcome(response, RunDispatcher.calls(dispatcher), Date.now() - started, run.maxResultBytes);

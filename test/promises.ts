@@ -202,7 +202,37 @@ export const BREAKAGES: Breakage[] = [
   {
     promise: "Code mode: a run holds one connection for all its calls",
     breakage: "each call of a run opens its own connection",
-    edits: [{ file: "sandbox/dispatcher.ts", find: "    this.#rc = { ...rc, session: () => (this.#session ??= ", replace: "    this.#rc = { ...rc, session: undefined, _unused: () => (this.#session ??= " }],
+    edits: [{ file: "sandbox/dispatcher.ts", find: "      session: () => (this.#session ??= ", replace: "      session: undefined, _unused: () => (this.#session ??= " }],
     test: "test/e2e/codemode-v2.test.ts",
+  },
+  {
+    promise: "Destructive statements wait for the user's confirmation",
+    breakage: "ctx.confirm lets everything through",
+    edits: [{ file: "worker/mcp/confirm.ts", find: "    if (!rc.config.confirm.destructive || found.length === 0) return;", replace: "    return;" }],
+    test: "test/e2e/confirm.test.ts",
+  },
+  {
+    promise: "A confirmation cannot be carried to another statement or caller",
+    breakage: "the token is checked but not what it was given for",
+    edits: [{ file: "worker/mcp/confirm.ts", find: "    if (!taken || taken.binding !== binding) {", replace: "    if (!taken) {" }],
+    test: "test/e2e/confirm.test.ts",
+  },
+  {
+    promise: "A confirmation is used once",
+    breakage: "a taken confirmation token stays valid",
+    edits: [{ file: "durable-objects/limits.ts", find: '    sql.exec("DELETE FROM confirmations WHERE token = ?", token);', replace: "" }],
+    test: "test/e2e/confirm.test.ts",
+  },
+  {
+    promise: "A client that cannot be asked gets the fallback (refuse by default)",
+    breakage: "the fallback always proceeds",
+    edits: [{ file: "worker/mcp/confirm.ts", find: '  if (rc.config.confirm.fallback === "proceed") return;', replace: "  return;" }],
+    test: "test/e2e/confirm.test.ts",
+  },
+  {
+    promise: "Programs cannot answer their own confirmations",
+    breakage: "a program's calls get the client's confirmation channel",
+    edits: [{ file: "sandbox/dispatcher.ts", find: "      confirmation: programChannel(rc.confirmation),", replace: "      confirmation: rc.confirmation," }],
+    test: "test/e2e/confirm.test.ts",
   },
 ];

@@ -7,7 +7,8 @@ import { Hono } from "hono";
 import { ConfigError, getConfig } from "./config";
 import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
 import { acquireLimits, tooManyRequests, withLease } from "./limits/limits";
-import { handleMcp } from "./mcp/handler";
+import { handleMcp, preflight } from "./mcp/handler";
+import { methodNotAllowed, withCors } from "./mcp/cors";
 import { hostAllowed, misdirected } from "./mcp/hosts";
 import { SERVER_INFO, runTool } from "./mcp/server";
 import type { RequestContext } from "./context";
@@ -33,6 +34,15 @@ app.get("/.well-known/oauth-protected-resource", (c) => c.json(protectedResource
 app.get("/authorize", async (c) => (await import("./auth/consent")).consentPage(c.req.raw, c.env));
 app.post("/authorize", async (c) => (await import("./auth/consent")).consentSubmit(c.req.raw, c.env));
 
+// Every answer from /mcp, refusals included, is readable by a browser client; so is the metadata it discovers auth from.
+const cors = async (c: { res: Response }, next: () => Promise<void>) => {
+  await next();
+  c.res = withCors(c.res);
+};
+app.use(MCP_ROUTE, cors);
+app.use("/.well-known/oauth-protected-resource/*", cors);
+app.use("/.well-known/oauth-protected-resource", cors);
+
 app.all(MCP_ROUTE, async (c) => {
   const config = getConfig(c.env);
   // Read the body first (bounded), even for a request about to be refused: answering
@@ -52,6 +62,9 @@ app.all(MCP_ROUTE, async (c) => {
   }
   const hostname = new URL(c.req.url).hostname;
   if (!hostAllowed(hostname, config)) return misdirected(hostname);
+  // A preflight carries no credentials: answered (with the Origin check) before authentication.
+  if (c.req.method === "OPTIONS") return preflight(c.req.raw, config);
+  if (c.req.method !== "POST") return methodNotAllowed(c.req.method);
   // Every message pays: a batch would spend one rate-limit token and one concurrency slot on many calls.
   // MCP 2025-06-18 removed JSON-RPC batching, so batches are refused, whole, before anything runs.
   if (Array.isArray(parsedBody)) return batchRefused();

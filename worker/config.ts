@@ -107,6 +107,10 @@ const ConfigSchema = z.object({
   MAX_CONCURRENT_PYTHON_RUNS: intVar("MAX_CONCURRENT_PYTHON_RUNS", 1, 1, 100),
   /** Offer pg_code_run_python (Pyodide: seconds and ~100 MB per run). */
   PYTHON: bool.default("true"),
+  /** Ask the user before DROP, TRUNCATE, DELETE/UPDATE without WHERE. Unset: on with AUTH_MODE=required, off with AUTH_MODE=none. */
+  CONFIRM_DESTRUCTIVE: z.enum(["true", "false", ""]).optional(),
+  /** When the client cannot be asked: refuse the statement, or run it. */
+  CONFIRM_FALLBACK: z.enum(["refuse", "proceed"]).default("refuse"),
 });
 
 export interface Config {
@@ -163,6 +167,13 @@ export interface Config {
     maxConcurrentPython: number;
     /** @default true */
     python: boolean;
+  };
+  /** Confirmation of destructive statements (worker/mcp/confirm.ts). */
+  confirm: {
+    /** @default true with AUTH_MODE=required, false with AUTH_MODE=none */
+    destructive: boolean;
+    /** What happens when the client cannot be asked. @default "refuse" */
+    fallback: "refuse" | "proceed";
   };
   tx: {
     /** @default 30000 (max 60000) */
@@ -252,6 +263,7 @@ export function getConfig(env: Env): Config {
       maxConcurrentPython: v.MAX_CONCURRENT_PYTHON_RUNS,
       python: v.PYTHON === "true",
     },
+    confirm: { destructive: v.CONFIRM_DESTRUCTIVE ? v.CONFIRM_DESTRUCTIVE === "true" : v.AUTH_MODE === "required", fallback: v.CONFIRM_FALLBACK },
     tx: { idleTimeoutMs: v.TX_IDLE_TIMEOUT_MS, maxAgeMs: v.TX_MAX_AGE_MS, maxOpen: v.MAX_OPEN_TRANSACTIONS },
   };
   if (config.auth.oauth && !(env as { OAUTH_KV?: unknown }).OAUTH_KV) {

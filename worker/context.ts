@@ -5,14 +5,58 @@
  */
 import type { Config } from "./config";
 import type { Principal } from "./auth/principal";
-import type { DbSession } from "./db/session";
+import type { DbNotice, DbSession } from "./db/session";
 import type { ToolErrorInfo } from "./tools/errors";
 
-/** The outcome of one tool call before it becomes an MCP result: code mode reads the structured parts. */
-export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: false; info: ToolErrorInfo; text: string };
+/**
+ * The outcome of one tool call before it becomes an MCP result: code mode
+ * reads the structured parts. `inputRequired` (only on a call whose client
+ * can be asked, never in a program): the MCP input-required result to answer
+ * with instead, the call not having run.
+ */
+export type ToolRun = { ok: true; structured: unknown; text: string } | { ok: false; info: ToolErrorInfo; text: string; inputRequired?: Record<string, unknown> };
+
+/**
+ * Whether and how the user can be asked to confirm a destructive statement
+ * in this call (worker/mcp/confirm.ts):
+ * - "ask": the client takes an input-required result (MCP 2026-07-28 with
+ *   the elicitation capability); on its retry the answer and the state.
+ * - "none": it cannot be asked, for the reason given; the fallback applies.
+ * - "program": a call from a code-mode or Python program, which cannot
+ *   answer; `clientCanAsk` tells whether the program's own client could.
+ */
+export type ConfirmChannel =
+  | { mode: "ask"; inputResponses?: Record<string, unknown>; requestState?: unknown }
+  | { mode: "none"; reason: string }
+  | { mode: "program"; clientCanAsk: boolean; reason: string };
+
+/** The channel for the calls of a program started by a call whose channel is `outer`. */
+export function programChannel(outer: ConfirmChannel | undefined): ConfirmChannel {
+  if (outer?.mode === "ask") return { mode: "program", clientCanAsk: true, reason: "" };
+  return { mode: "program", clientCanAsk: false, reason: outer?.reason ?? "this client cannot be asked" };
+}
 
 /** Runs a tool as `rc`'s caller with every check a direct call gets; an unknown tool throws, invalid arguments are a ToolRun error. */
 export type ToolDispatch = (rc: RequestContext, name: string, args: unknown) => Promise<ToolRun>;
+
+/**
+ * One tools/call in flight: how its work learns that the client gave up, how
+ * its statements are named so a canceller on another connection can find
+ * them, and how it reports progress. Set by the MCP layer (mcp/calls.ts).
+ */
+export interface CallControl {
+  /** Aborted when the client cancels the call (notifications/cancelled) or its HTTP request goes away. */
+  readonly signal: AbortSignal;
+  /**
+   * Added to the session's application_name while one of this call's
+   * statements runs (SET LOCAL in its transaction), so that a cancel, from
+   * this isolate or another, finds the backend in pg_stat_activity
+   * (db/tags.ts callName, db/cancel.ts). One-way, like every tag.
+   */
+  readonly callName: string;
+  /** Reports progress to the client when it asked for it (a progressToken); otherwise nothing. */
+  progress(message: string): void;
+}
 
 export interface RequestContext {
   env: Env;
@@ -25,6 +69,21 @@ export interface RequestContext {
    * closes it afterwards.
    */
   session?: () => Promise<DbSession>;
+  /** The tools/call being served, when there is one. */
+  call?: CallControl;
+  /**
+   * Where PostgreSQL's notices during this request go (the MCP layer turns
+   * them into log messages or a summary in the tool result). Every
+   * connection opened for the request passes them here.
+   */
+  onNotice?: (notice: DbNotice) => void;
+  /**
+   * The client asked for one JSON answer (Accept without text/event-stream):
+   * notifications sent during the request cannot reach it.
+   */
+  jsonOnly?: boolean;
+  /** How a destructive statement in this call is confirmed. Absent: the client cannot be asked. */
+  confirmation?: ConfirmChannel;
   /** The tool path itself (worker/mcp/server.ts runTool), handed down so the sandbox can call tools without importing the MCP layer. */
   dispatch: ToolDispatch;
 }

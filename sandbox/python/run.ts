@@ -34,6 +34,7 @@ export interface PythonRunOptions {
 }
 
 export function runPython(rc: RequestContext, code: string, opts: PythonRunOptions): Promise<RunOutcome> {
+  rc.call?.progress("starting the Python interpreter (Pyodide, a few seconds)");
   return runIsolate(rc, {
     ...opts,
     mainModule: MODULES.main,

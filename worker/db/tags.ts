@@ -8,6 +8,9 @@
  *   pg-mcp by <caller>               one call
  *   pg-mcp code by <caller>          a program's calls
  *   pg-mcp tx <tx> by <caller>       a held transaction
+ *   <any of these> call <call>       while it runs a statement of one tools/call
+ *                                    (SET LOCAL), so that a cancel can find it
+ *                                    (db/cancel.ts)
  */
 const TAG_HEX = 12;
 
@@ -29,7 +32,25 @@ export async function sessionName(kind: "call" | "code" | { tx: string }, princi
   return `pg-mcp tx ${await txTag(kind.tx)} ${by}`;
 }
 
+/**
+ * What a tools/call's statements add to their session's name while they run:
+ * `call <tag>` of its caller and JSON-RPC id, the only things a
+ * notifications/cancelled (which may arrive in another isolate) says about it.
+ */
+export async function callName(principalId: string, requestId: string | number): Promise<string> {
+  return `call ${await tag("call", `${principalId}\u0000${JSON.stringify(requestId)}`)}`;
+}
+
+/** A session's name while it runs a statement of the call named `call` (callName). */
+export const runningName = (session: string, call: string) => `${session} ${call}`;
+
+/** A LIKE pattern matching the sessions running a statement of this caller's call `requestId`. */
+export async function runningPattern(principalId: string, requestId: string | number): Promise<string> {
+  return `pg-mcp %by ${await callerTag(principalId)} ${await callName(principalId, requestId)}`;
+}
+
 /** A LIKE pattern matching every session of one caller. */
 export async function callerPattern(principalId: string): Promise<string> {
-  return `pg-mcp % by ${await callerTag(principalId)}`;
+  // Followed by nothing, or by a running call's name.
+  return `pg-mcp % by ${await callerTag(principalId)}%`;
 }

@@ -29,6 +29,12 @@ export interface TxOptions {
    * @default the session's role
    */
   role?: string;
+  /**
+   * application_name for this transaction only (SET LOCAL): a tools/call's
+   * running name, so that a cancel can find the backend (db/cancel.ts).
+   * @default the session's
+   */
+  runningName?: string;
 }
 
 /**
@@ -39,6 +45,11 @@ export interface TxOptions {
  */
 export const RELEASE_SESSION_LOCKS = "SELECT pg_advisory_unlock_all()";
 
+/** `SET LOCAL application_name`, for a name we made (db/tags.ts). */
+export function setLocalName(name: string): string {
+  return `SET LOCAL application_name = '${name.replaceAll("'", "''")}'`;
+}
+
 /** `SET LOCAL ROLE`, for a role name from configuration. */
 export function setLocalRole(role: string): string {
   return `SET LOCAL ROLE ${quoteIdent(role)}`;
@@ -48,6 +59,7 @@ export function transactionWrap(opts: TxOptions): StatementWrap {
   return {
     before: [
       opts.readOnly ? "BEGIN READ ONLY" : "BEGIN READ WRITE",
+      ...(opts.runningName ? [setLocalName(opts.runningName)] : []),
       `SET LOCAL statement_timeout = ${Math.trunc(opts.statementTimeoutMs)}`,
       ...(opts.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.trunc(opts.lockTimeoutMs)}`] : []),
       // ISO DateStyle keeps timestamp output convertible to ISO 8601 whatever the role's default.

@@ -9,34 +9,46 @@ import type { Config } from "../config";
 import { localSettings, toObjects, type SqlExecutor } from "./executor";
 import type { DbSession, RowSet, RunLimits, StatementWrap } from "./session";
 import { ToolError } from "../tools/errors";
-import { RELEASE_SESSION_LOCKS, setLocalRole } from "./transaction";
+import { RELEASE_SESSION_LOCKS, setLocalName, setLocalRole } from "./transaction";
+import { actingAs } from "./permission";
 
 const READ_SAVEPOINT = "pg_mcp_read";
 
-export function inTransactionExecutor(config: Config, session: DbSession): SqlExecutor {
+/**
+ * `runningName`: the session's name with the tools/call's (db/tags.ts), set while each
+ * statement runs: SET LOCAL after the read's savepoint (undone with it), and
+ * for a write SET LOCAL before and RESET after. After a failed write the name
+ * stays until the rollback, but an aborted transaction runs no statement, and
+ * a cancel signals only an active one (db/cancel.ts).
+ */
+export function inTransactionExecutor(config: Config, session: DbSession, runningName?: string): SqlExecutor {
   const limitsOf = (l?: Partial<RunLimits>): RunLimits => ({
     maxRows: Math.min(l?.maxRows ?? config.maxRows, config.maxRows),
     maxBytes: Math.min(l?.maxBytes ?? config.maxResultBytes, config.maxResultBytes),
     offset: l?.offset,
   });
   // After an error PostgreSQL has aborted the transaction; nothing to clean up on our side.
-  const plain: StatementWrap = { onError: null };
+  const named = runningName ? [setLocalName(runningName)] : [];
+  const plain: StatementWrap = runningName ? { before: named, after: ["RESET application_name"], onError: null } : { onError: null };
   const exec: SqlExecutor = {
     inTransaction: true,
     async read(sql, params = [], limits, opts) {
-      return session.run(sql, params, limitsOf(limits), {
-        // SET LOCAL inside a savepoint ends with ROLLBACK TO it: the role and read-only flag last for this read only.
-        before: [`SAVEPOINT ${READ_SAVEPOINT}`, "SET LOCAL transaction_read_only = on", ...(config.readRole && !opts?.asServer ? [setLocalRole(config.readRole)] : []), ...localSettings(opts?.settings)],
-        after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`, RELEASE_SESSION_LOCKS],
-        onError: null,
-      });
+      const role = config.readRole && !opts?.asServer ? config.readRole : undefined;
+      return actingAs(config, role, sql, () =>
+        session.run(sql, params, limitsOf(limits), {
+          // SET LOCAL inside a savepoint ends with ROLLBACK TO it: the role and read-only flag last for this read only.
+          before: [`SAVEPOINT ${READ_SAVEPOINT}`, ...named, "SET LOCAL transaction_read_only = on", ...(role ? [setLocalRole(role)] : []), ...localSettings(opts?.settings)],
+          after: [`ROLLBACK TO SAVEPOINT ${READ_SAVEPOINT}`, `RELEASE SAVEPOINT ${READ_SAVEPOINT}`, RELEASE_SESSION_LOCKS],
+          onError: null,
+        }),
+      );
     },
     async write(sql, params = [], opts = {}) {
       if (opts.rollback) {
         // EXPLAIN ANALYZE of a write inside the transaction: undo just that statement.
-        return session.run(sql, params, limitsOf(opts.limits), { before: ["SAVEPOINT pg_mcp_undo"], after: ["ROLLBACK TO SAVEPOINT pg_mcp_undo", "RELEASE SAVEPOINT pg_mcp_undo"], onError: null });
+        return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), { before: ["SAVEPOINT pg_mcp_undo", ...named], after: ["ROLLBACK TO SAVEPOINT pg_mcp_undo", "RELEASE SAVEPOINT pg_mcp_undo"], onError: null }));
       }
-      return session.run(sql, params, limitsOf(opts.limits), plain);
+      return actingAs(config, undefined, sql, () => session.run(sql, params, limitsOf(opts.limits), plain));
     },
     async standalone(sql) {
       throw new ToolError("not_in_transaction", `this statement cannot run inside a transaction block: ${sql.slice(0, 60)}`, "run it without tx, after committing or rolling back");

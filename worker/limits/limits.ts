@@ -1,7 +1,8 @@
 /**
  * Per-caller rate limits and the deployment's concurrency cap, decided by the
  * Limits Durable Object. Only requests that reach the database count (tool
- * calls, resource reads, prompts); listing and initialisation are free.
+ * calls, resource reads, prompts, completions); listing and initialisation
+ * are free.
  */
 import type { Config } from "../config";
 import type { Principal } from "../auth/principal";
@@ -9,7 +10,7 @@ import type { AcquireResult, CostClass, LimitPolicy } from "../../durable-object
 import { ALL_TOOLS } from "../tools";
 
 const COST = new Map<string, CostClass>(ALL_TOOLS.map((t) => [t.name, t.cost ?? "call"]));
-const COUNTED = new Set(["tools/call", "resources/read", "prompts/get"]);
+const COUNTED = new Set(["tools/call", "resources/read", "prompts/get", "completion/complete"]);
 
 export type Lease = (AcquireResult & { ok: true; release(): Promise<void> }) | (AcquireResult & { ok: false });
 

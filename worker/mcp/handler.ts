@@ -8,7 +8,9 @@ import { createMcpHandler } from "agents/mcp/server";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "../config";
 import { buildServer } from "./server";
+import { MCP_CORS_OPTIONS } from "./cors";
 import type { RequestContext } from "../context";
+import { DISCONNECT_PROBE_MS } from "./calls";
 
 const requestContext = new AsyncLocalStorage<RequestContext>();
 const handlers = new WeakMap<Config, ReturnType<typeof createMcpHandler>>();
@@ -24,6 +26,12 @@ function handlerFor(config: Config) {
       },
       {
         route: "/mcp",
+        // A comment frame this often on a streaming response: a client that went away is noticed by the failed write (calls.ts).
+        keepAliveMs: DISCONNECT_PROBE_MS,
+        // 2026-07-28 answers stream too (as 2025-era ones always have), so that the comment frames can start at once:
+        // locally workerd does not abort request.signal reliably on a disconnect, and a pending answer writes nothing.
+        responseMode: "sse",
+        corsOptions: MCP_CORS_OPTIONS,
         // DNS-rebinding protection: Host and browser Origin checks. Loopback and *.workers.dev are accepted by default.
         ...(config.allowedHosts ? { allowedHostnames: [...config.allowedHosts, "localhost", "127.0.0.1", "[::1]"] } : {}),
         ...(config.allowedOrigins ? { allowedOriginHostnames: config.allowedOrigins } : {}),
@@ -34,13 +42,18 @@ function handlerFor(config: Config) {
   return h;
 }
 
+/** A CORS preflight: the handler checks Host and Origin and answers it; no server is built. */
+export function preflight(request: Request, config: Config): Promise<Response> {
+  return handlerFor(config).fetch(request);
+}
+
 /**
  * Serves one MCP request. `raw`/`parsedBody` are the body already read by the
  * caller: parsed once here rather than twice in the SDK (legacy detection,
  * then the transport).
  */
 export function handleMcp(request: Request, raw: string | undefined, parsedBody: unknown, rc: RequestContext): Promise<Response> {
-  if (acceptsJsonOnly(request)) return asJson(serve(withSseAccepted(request, raw), raw, parsedBody, rc));
+  if (acceptsJsonOnly(request)) return asJson(serve(withSseAccepted(request, raw), raw, parsedBody, { ...rc, jsonOnly: true }));
   return serve(request, raw, parsedBody, rc);
 }
 

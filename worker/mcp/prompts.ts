@@ -4,7 +4,7 @@
  * Database work happens only when a prompt is fetched (prompts/get), through
  * the same tool code and one connection per request (withToolContext).
  */
-import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { McpServer, ProtocolError, ProtocolErrorCode, completable } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { parseQualifiedName, quoteIdent } from "../sql/ident";
 import { ToolError, formatError, toErrorInfo } from "../tools/errors";
@@ -15,6 +15,7 @@ import { adminStats } from "../tools/admin.tools";
 import { healthReport, monitorLocks, monitorTopQueries, renderHealth, viewerOf } from "../tools/monitor.tools";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
+import { nameCompleter } from "./completions";
 import type { RequestContext } from "../context";
 
 /** Tables described in the query prompt at most. */
@@ -45,7 +46,8 @@ const user = (text: string) => ({ role: "user" as const, content: { type: "text"
 
 // Built once per isolate: registration runs for every request.
 const EXPLAIN_ARGS = z.object({ sql: z.string().min(1).max(100_000).describe("The query to explain") });
-const REVIEW_ARGS = z.object({ table: z.string().min(1).max(300).describe("[schema.]table") });
+/** Per request: the table argument completes from the catalog as this request's caller sees it. */
+const reviewArgs = (complete: (value: string) => Promise<string[]>) => z.object({ table: completable(z.string().min(1).max(300).describe("[schema.]table"), complete) });
 
 export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
   mcp.server.registerCapabilities({ prompts: { listChanged: false } });
@@ -84,7 +86,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     {
       title: "Review a table's indexes",
       description: "A table's description, index usage and table statistics, with a request to find unused, duplicate or missing indexes.",
-      argsSchema: REVIEW_ARGS,
+      argsSchema: reviewArgs(nameCompleter(rc).qualifiedTables),
     },
     ({ table }) =>
       run(async (ctx) => {

@@ -6,10 +6,11 @@
  *   postgres://health                    the health report (as pg_monitor_health)
  *
  * resources/list lists the tables, views and materialized views, paged with
- * the protocol's opaque cursor (nextCursor). Registration does no database
+ * the protocol's opaque cursor (nextCursor). The templates' {schema} and
+ * {table} complete from the catalog (completions.ts). Registration does no database
  * work; each read opens one connection (withToolContext) and closes it.
  */
-import { McpServer, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate } from "@modelcontextprotocol/server";
+import { McpServer, ProtocolError, ProtocolErrorCode, ResourceNotFoundError, ResourceTemplate, UriTemplate } from "@modelcontextprotocol/server";
 import { quoteIdent } from "../sql/ident";
 import { ToolError, formatError, toErrorInfo } from "../tools/errors";
 import { renderRows, prettyBytes } from "../tools/catalog";
@@ -20,6 +21,7 @@ import { callerApi } from "../tools/codemode.tools";
 import { declarations } from "../../sandbox/api";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
+import { nameCompleter } from "./completions";
 import type { RequestContext } from "../context";
 
 export const RESOURCE_PAGE_SIZE = 100;
@@ -50,9 +52,9 @@ function variable(v: string | string[] | undefined): string {
   }
 }
 
-// Templates are stateless: parsed once per isolate, shared by every request's McpServer.
-const TABLE_TEMPLATE = new ResourceTemplate("postgres://schema/{schema}/{table}", { list: undefined });
-const SCHEMA_TEMPLATE = new ResourceTemplate("postgres://schema/{schema}", { list: undefined });
+// URI templates are parsed once per isolate; each request's ResourceTemplate adds completions that query as that request's caller.
+const TABLE_URI = new UriTemplate("postgres://schema/{schema}/{table}");
+const SCHEMA_URI = new UriTemplate("postgres://schema/{schema}");
 
 export function registerResources(mcp: McpServer, rc: RequestContext): void {
   mcp.server.registerCapabilities({ resources: { listChanged: false } });
@@ -69,16 +71,18 @@ export function registerResources(mcp: McpServer, rc: RequestContext): void {
     }
   };
 
+  const names = nameCompleter(rc);
+  const schema = (value: string) => names.schemas(value);
   mcp.registerResource(
     "table",
-    TABLE_TEMPLATE,
+    new ResourceTemplate(TABLE_URI, { list: undefined, complete: { schema, table: (value, context) => names.tables(value, context?.arguments?.schema) } }),
     { title: "Table or view", description: "Columns, keys, foreign keys both ways, indexes, constraints, size", mimeType: TEXT },
     (uri, vars) => read(uri, async (ctx) => renderDescribed(await describeObject(ctx.sql, `${quoteIdent(variable(vars.schema))}.${quoteIdent(variable(vars.table))}`))),
   );
 
   mcp.registerResource(
     "schema",
-    SCHEMA_TEMPLATE,
+    new ResourceTemplate(SCHEMA_URI, { list: undefined, complete: { schema } }),
     { title: "Schema", description: "The tables, views, sequences and functions of one schema", mimeType: TEXT },
     (uri, vars) =>
       read(uri, async (ctx) => {

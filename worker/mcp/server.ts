@@ -5,7 +5,7 @@
  * largest share of per-call overhead in the first trial, so nothing here is
  * rebuilt per request except the McpServer itself.
  */
-import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { CLIENT_CAPABILITIES_META_KEY, McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { Config } from "../config";
 import type { DbSession } from "../db/session";
@@ -22,6 +22,9 @@ import { guardText } from "./guard";
 import { remoteExecutor, TX_ID_PATTERN } from "../tx/remote";
 import { registerResources } from "./resources";
 import { registerPrompts } from "./prompts";
+import { cancelCall, serveCall } from "./calls";
+import { noticeRelay } from "./logging";
+import { channelFor, confirmer, ConfirmationRequired } from "./confirm";
 
 export const SERVER_INFO = { name: "pg-mcp", version: "0.1.0" } as const;
 
@@ -123,6 +126,8 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
     try {
       out = await def.handler(parsed.data, ctx);
     } catch (e) {
+      // The user must confirm first: nothing ran, nothing to audit; the client asks and calls again.
+      if (e instanceof ConfirmationRequired) return { ok: false, info: { code: "input_required", message: e.message }, text: e.message, inputRequired: e.result };
       const info = toErrorInfo(e);
       const sql = typeof (parsed.data as { sql?: unknown }).sql === "string" ? (parsed.data as { sql: string }).sql : undefined;
       let text = formatError(info, sql);
@@ -146,7 +151,7 @@ export async function runTool(rc: RequestContext, name: string, rawArgs: unknown
     }
     const text = rc.config.injectionGuard && def.untrusted !== false ? guardText(out.text) : out.text;
     return { ok: true, structured: out.structured, text };
-  }, txId);
+  }, txId, confirmer(rc, name, parsed.data));
 }
 
 /** The error a caller sees when its call was not recorded: what happened to the action, and that the log has a gap. */
@@ -156,9 +161,14 @@ function auditFailureText(e: AuditWriteError, action: "ran" | "failed"): string 
 }
 
 
-/** Runs one tool call as an MCP result: validation errors are protocol errors; everything after is a tool result. */
+/**
+ * Runs one tool call as an MCP result: an unknown tool is a protocol error;
+ * everything after is a tool result, or an input-required result when the
+ * user must confirm first.
+ */
 export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {
   const r = await runTool(rc, name, rawArgs);
+  if (!r.ok && r.inputRequired) return { inputRequired: r.inputRequired };
   // No structuredContent on errors: clients validate it against the output schema even then.
   if (!r.ok) return { content: [{ type: "text" as const, text: r.text }], isError: true as const };
   return { content: [{ type: "text" as const, text: r.text }], structuredContent: r.structured as Record<string, unknown> };
@@ -169,15 +179,17 @@ export async function callTool(rc: RequestContext, name: string, rawArgs: unknow
  * (`rc.session`, kept open by whoever owns it) or one opened on first use
  * and closed afterwards. Tools, resources and prompts share it.
  */
-export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string): Promise<T> {
+export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolContext) => Promise<T>, txId?: string, confirm?: ToolContext["confirm"]): Promise<T> {
   let session: DbSession | undefined;
-  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id) }));
+  const own = async () => (session ??= await openSession(rc.config, rc.env, { applicationName: await sessionName("call", rc.principal.id), onNotice: rc.onNotice }));
   const ctx: ToolContext = {
     config: rc.config,
     env: rc.env,
     principal: rc.principal,
     request: rc,
-    sql: txId ? remoteExecutor(rc.env, txId, rc.principal) : requestExecutor(rc.config, rc.session ?? own),
+    sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.callName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call),
+    // Resources and prompts never destroy; a tool call gets its own confirmer (bound to its name and arguments).
+    confirm: confirm ?? confirmer(rc, "this call", undefined),
   };
   try {
     return await fn(ctx);
@@ -188,13 +200,32 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
 
 /** The McpServer for one request. */
 export function buildServer(rc: RequestContext): McpServer {
-  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+  // logging: PostgreSQL's notices during a call (logging.ts); logging/setLevel is the SDK's.
+  const mcp = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS });
   const server = mcp.server;
   server.setRequestHandler("tools/list", () => listing(rc.config, rc.principal));
-  server.setRequestHandler("tools/call", async (request) => {
-    const result = await callTool(rc, request.params.name, request.params.arguments);
+  server.setRequestHandler("tools/call", async (request, ctx) => {
+    // Whether this client can be asked to confirm a destructive statement, and its answer when this is the retry.
+    const confirmation = channelFor(server.getNegotiatedProtocolVersion(), (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY], ctx.mcpReq.inputResponses, ctx.mcpReq.requestState());
+    const handle = { id: ctx.mcpReq.id, progressToken: request.params._meta?.progressToken, signal: ctx.mcpReq.signal, notify: ctx.mcpReq.notify };
+    const notices = noticeRelay(rc, ctx, request.params);
+    const outcome = await serveCall({ ...rc, onNotice: notices.onNotice, confirmation }, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
+    if (outcome.cancelled) {
+      // A cancelled call's result is not sent: closing the exchange ends its response without one.
+      await mcp.close();
+      throw new ProtocolError(ProtocolErrorCode.InternalError, `request cancelled: ${outcome.reason}`);
+    }
+    const result = outcome.value;
+    if ("inputRequired" in result) return result.inputRequired as { resultType: "input_required" };
+    const summary = await notices.finish();
+    if (summary) result.content.push({ type: "text", text: rc.config.injectionGuard ? guardText(summary) : summary });
     if (result.isError) return result;
     return server.projectCallToolResult(result, getCatalog().byName.get(request.params.name)!.outputSchema);
+  });
+  // Stateless: a cancel names a call served by another request (calls.ts).
+  server.setNotificationHandler("notifications/cancelled", (notification) => {
+    const { requestId, reason } = notification.params;
+    if (requestId !== undefined) rc.waitUntil(cancelCall(rc, requestId, reason).catch(() => {}));
   });
   registerResources(mcp, rc);
   registerPrompts(mcp, rc);

@@ -14,6 +14,7 @@ import { needsOwnTransaction } from "../db/transaction";
 import { tsvRow } from "../db/values";
 import { splitStatements, SqlSyntaxError, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
+import { destructiveStatements } from "../sql/destructive";
 import { int } from "./catalog";
 import { ToolError } from "./errors";
 import { WRITE, defineTool, type ToolContext } from "./registry";
@@ -165,6 +166,8 @@ export const codeRunSqlScript = defineTool({
     const transaction = args.transaction ?? false;
     const readOnly = args.readOnly ?? false;
     checkStatements(args.sql, statements, { transaction, readOnly }, ctx);
+    // One question for the whole script, before anything runs (a read-only script changes nothing).
+    if (!readOnly) await ctx.confirm(destructiveStatements(statements));
 
     const limits = {
       maxRows: args.maxRows ?? DEFAULT_ROWS_PER_STATEMENT,

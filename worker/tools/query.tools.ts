@@ -7,6 +7,7 @@ import { z } from "zod";
 import { splitStatements, type SqlStatement } from "../sql/lexer";
 import { checkReadOnly } from "../sql/readonly";
 import { checkEffects } from "../sql/effects";
+import { statementDestructive } from "../sql/destructive";
 import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
@@ -84,6 +85,7 @@ export const queryWrite = defineTool({
       throw new ToolError("copy_not_supported", "COPY is not run by this server", "use INSERT ... SELECT / INSERT with params, or pg_query_read to read rows");
     }
     requireEffectScope(statement, ctx, "pg_query_write");
+    await ctx.confirm(statementDestructive(statement));
     const params = bindValues(args.params);
     const rs = needsOwnTransaction(words) ? await ctx.sql.standalone(args.sql, params) : await ctx.sql.write(args.sql, params);
     return { structured: rs, text: renderRowSet(rs) };

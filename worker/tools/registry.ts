@@ -9,6 +9,7 @@ import type { SqlExecutor } from "../db/executor";
 import type { ToolGroup } from "./groups";
 import type { Principal } from "../auth/principal";
 import type { CostClass } from "../../durable-objects/limits";
+import type { DestructiveStatement } from "../sql/destructive";
 
 /** What a caller must hold to see and call a tool. `admin` implies `write` implies `read`. */
 export type Scope = "read" | "write" | "admin";
@@ -30,6 +31,13 @@ export interface ToolContext {
   request?: unknown;
   /** Runs SQL in the right transaction with the deployment's timeout and caps (see db/executor.ts). */
   sql: SqlExecutor;
+  /**
+   * Call before running anything destructive (sql/destructive.ts): returns
+   * when it may run (nothing destructive, confirmation off, the user
+   * confirmed, or the fallback proceeds); throws otherwise (a refusal, or the
+   * signal that the user must be asked first).
+   */
+  confirm(found: readonly DestructiveStatement[]): Promise<void>;
 }
 
 /** A tool's success: the structured result and the compact text a model reads. */

@@ -495,6 +495,7 @@ export const schemaAlter = defineTool({
     }
     if (statements.length === 0) throw new ToolError("missing_argument", "nothing to change");
     if (args.dryRun) return ddlResult(statements, false);
+    if (args.dropColumns?.length) await ctx.confirm([{ what: "ALTER TABLE ... DROP COLUMN", statement: statements[0]! }]);
     await runDdl(ctx.sql, statements);
     return ddlResult(statements, true);
   },
@@ -549,6 +550,7 @@ export const schemaDrop = defineTool({
     const target = args.kind === "schema" ? onePart(args.name, "schema") : sqlName(args.name);
     const statement = `DROP ${KIND_SQL[args.kind]} ${args.concurrently ? "CONCURRENTLY " : ""}${args.ifExists ? "IF EXISTS " : ""}${target}${args.cascade ? " CASCADE" : ""}`;
     if (!args.dryRun) {
+      await ctx.confirm([{ what: `DROP ${KIND_SQL[args.kind]}${args.cascade ? " ... CASCADE" : ""}`, statement }]);
       if (args.concurrently) await ctx.sql.standalone(statement);
       else await ctx.sql.write(statement);
       return ddlResult([statement], true);

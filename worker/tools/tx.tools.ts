@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
-import { newTxId, TX_ID_PATTERN, txStub, unwrap } from "../tx/remote";
+import { callHolder, newTxId, TX_ID_PATTERN, txStub } from "../tx/remote";
 import { ToolError } from "./errors";
 import { defineTool, scopeAllows, type ToolAnnotations, type ToolContext } from "./registry";
 import { identifierSchema } from "../sql/ident";
@@ -51,23 +51,29 @@ export const txBegin = defineTool({
     const limits = ctx.env.LIMITS.get(ctx.env.LIMITS.idFromName("deployment"));
     const slot = await limits.openSlot("tx", tx, Date.now() + maxAgeMs + 60_000, maxOpen);
     if (!slot.ok) throw new ToolError("too_many_transactions", `${slot.open} transactions are open on this server (MAX_OPEN_TRANSACTIONS=${maxOpen})`, "commit or roll back one, or wait for one to expire");
-    const result = (await txStub(ctx.env, tx).begin({
-      txId: tx,
-      owner: ctx.principal.id,
-      isolation: (args.isolation ?? "read committed") as Isolation,
-      readOnly,
-      deferrable: args.deferrable ?? false,
-      idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
-      maxAgeMs,
-    })) as TxResult<Lease>;
-    if (!result.ok) await limits.closeSlot("tx", tx);
-    const lease = unwrap(result);
+    let lease: Lease;
+    try {
+      lease = await callHolder(tx, "begin", async () =>
+        (await txStub(ctx.env, tx).begin({
+          txId: tx,
+          owner: ctx.principal.id,
+          isolation: (args.isolation ?? "read committed") as Isolation,
+          readOnly,
+          deferrable: args.deferrable ?? false,
+          idleTimeoutMs: args.idleTimeoutMs ?? maxIdle,
+          maxAgeMs,
+        })) as TxResult<Lease>,
+      );
+    } catch (e) {
+      await limits.closeSlot("tx", tx);
+      throw e;
+    }
     return { structured: lease, text: leaseText(lease) };
   },
 });
 
 async function control(ctx: ToolContext, tx: string, c: TxControl) {
-  return unwrap((await txStub(ctx.env, tx).control(ctx.principal.id, c)) as TxResult<{ state: string }>);
+  return callHolder(tx, c.kind === "commit" ? "commit" : "call", async () => (await txStub(ctx.env, tx).control(ctx.principal.id, c)) as TxResult<{ state: string }>);
 }
 
 const StateOutput = z.object({ tx: z.string(), state: z.string() });
@@ -112,7 +118,7 @@ export const txStatus = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   untrusted: false,
   async handler(args, ctx) {
-    const s = unwrap((await txStub(ctx.env, args.tx).status(ctx.principal.id)) as TxResult<TxStatus>);
+    const s = await callHolder(args.tx, "call", async () => (await txStub(ctx.env, args.tx).status(ctx.principal.id)) as TxResult<TxStatus>);
     return { structured: s, text: `${s.tx}: ${s.state}, ${s.statements} statements, idle ${Math.round(s.idleMs / 1000)} s, savepoints [${s.savepoints.join(", ")}]. ${leaseText(s)}` };
   },
 });

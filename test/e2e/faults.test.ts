@@ -1,0 +1,145 @@
+/**
+ * Faults under a call: a backend terminated mid-statement, at COMMIT, or a
+ * COMMIT the server refuses. Checked with the real MCP client and, from the
+ * observer, what really happened in the database. Every test ends by showing
+ * the server still serves. Backends are found by a marker in their statement
+ * text, so other test files' sessions are never touched.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type pg from "pg";
+import { call, ok, text, type ToolResult } from "../support/mcp";
+import { uniqueName, useClientAndObserver } from "../support/db";
+import { waitFor } from "../support/wait";
+import { txTag } from "../../worker/db/tags";
+
+const fixture = useClientAndObserver();
+let client: Client;
+let db: pg.Client;
+beforeAll(() => ({ client, db } = fixture));
+
+async function table(): Promise<string> {
+  const t = uniqueName("faults");
+  await db.query(`create table ${t} (id int primary key, v text)`);
+  return t;
+}
+
+const count = async (t: string) => (await db.query(`select count(*)::int as n from ${t}`)).rows[0].n as number;
+
+/** Waits until a backend is running a statement containing `marker` (or one of a session named like `app`), then terminates it. */
+async function terminateWhenRunning(marker: string, app?: string): Promise<number> {
+  const pid = await waitFor(
+    async () => {
+      const r = app
+        ? await db.query<{ pid: number }>("select pid from pg_stat_activity where application_name like $1 and query = $2 and state = 'active'", [app, marker])
+        : await db.query<{ pid: number }>("select pid from pg_stat_activity where query like $1 and state = 'active' and pid <> pg_backend_pid()", [`%${marker}%`]);
+      return r.rows[0]?.pid;
+    },
+    { what: `a backend running ${marker}`, timeoutMs: 20_000 },
+  );
+  await db.query("select pg_terminate_backend($1)", [pid]);
+  return pid;
+}
+
+/** The server answers a plain read: nothing stayed wedged. */
+async function stillServes(): Promise<void> {
+  expect((await ok<{ rows: unknown[][] }>(client, "pg_query_read", { sql: "select 41 + 1" })).rows).toEqual([[42]]);
+}
+
+describe("a connection lost mid-statement", () => {
+  it("a read whose backend is terminated returns the retryable connection_lost, and the next call succeeds", async () => {
+    const marker = uniqueName("lost_read");
+    const pending = call(client, "pg_query_read", { sql: `select pg_sleep(20) as ${marker}` });
+    await terminateWhenRunning(marker);
+    const r = await pending;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/^ERROR connection_lost: the database connection was lost: terminating connection due to administrator command[\s\S]*HINT: retryable: nothing was committed/);
+    await stillServes();
+  });
+
+  it("a write whose backend is terminated before its COMMIT says nothing was committed, and nothing was", async () => {
+    const t = await table();
+    const marker = uniqueName("lost_write");
+    const pending = call(client, "pg_query_write", { sql: `insert into ${t} select 1, '${marker}' from pg_sleep(20)` });
+    await terminateWhenRunning(marker);
+    const r = await pending;
+    expect(text(r)).toMatch(/^ERROR connection_lost: [\s\S]*HINT: retryable: nothing was committed/);
+    expect(await count(t)).toBe(0);
+    await ok(client, "pg_query_write", { sql: `insert into ${t} values (2, 'after')` });
+    expect(await count(t)).toBe(1);
+  });
+});
+
+describe("held transactions and their connection", () => {
+  it("a backend terminated mid-statement: the call answers that the transaction was rolled back, and a new one works", async () => {
+    const t = await table();
+    const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
+    const marker = uniqueName("lost_tx");
+    const pending = call(client, "pg_query_write", { tx, sql: `insert into ${t} select 2, '${marker}' from pg_sleep(20)` });
+    await terminateWhenRunning(marker);
+    const r = await pending;
+    expect(text(r)).toMatch(new RegExp(`^ERROR tx_closed: transaction ${tx} was rolled back: the database connection was lost[\\s\\S]*HINT: nothing was committed: begin a new transaction and retry`));
+    // The same answer afterwards, for any call: no silent new transaction, no autocommit.
+    expect(text(await call(client, "pg_tx_commit", { tx }))).toMatch(new RegExp(`transaction ${tx} was rolled back`));
+    expect(await count(t)).toBe(0);
+    const again = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx: again, sql: `insert into ${t} values (3, 'c')` });
+    expect((await ok<{ state: string }>(client, "pg_tx_commit", { tx: again })).state).toBe("committed");
+    expect(await count(t)).toBe(1);
+  });
+
+  it("a COMMIT the server refuses ends the transaction as rolled back: later statements are refused, never autocommitted", async () => {
+    const t = uniqueName("faults_deferred");
+    await db.query(`create table ${t} (id int, constraint ${t}_u unique (id) deferrable initially deferred)`);
+    const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1), (1)` });
+    const refused = await call(client, "pg_tx_commit", { tx });
+    expect(text(refused)).toMatch(new RegExp(`^ERROR 23505: transaction ${tx} was rolled back: COMMIT failed: duplicate key value`));
+    // Before, the session stayed "open" outside any transaction: this write was committed on its own.
+    const after = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2)` });
+    expect(after.isError).toBe(true);
+    expect(text(after)).toMatch(new RegExp(`^ERROR tx_closed: transaction ${tx} was rolled back: COMMIT failed`));
+    expect((await db.query(`select count(*)::int as n from ${t}`)).rows[0].n).toBe(0);
+    await stillServes();
+  });
+
+  it("a backend terminated during COMMIT: the outcome comes from PostgreSQL's own record, not a guess", async () => {
+    // A deferred trigger makes COMMIT itself slow, so the backend can be terminated while it commits.
+    const t = uniqueName("faults_commit");
+    const marker = uniqueName("slow_commit");
+    await db.query(`create table ${t} (id int primary key)`);
+    await db.query(`create function ${t}_slow() returns trigger language plpgsql as $$ begin perform pg_sleep(20); return null; end $$`);
+    await db.query(`create constraint trigger ${marker} after insert on ${t} deferrable initially deferred for each row execute function ${t}_slow()`);
+    const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1)` });
+    const pending = call(client, "pg_tx_commit", { tx });
+    await terminateWhenRunning("COMMIT", `pg-mcp tx ${await txTag(tx)} by %`);
+    const r: ToolResult = await pending;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(new RegExp(`^ERROR tx_closed: transaction ${tx} was rolled back: the connection was lost at COMMIT and PostgreSQL rolled it back`));
+    expect((await db.query(`select count(*)::int as n from ${t}`)).rows[0].n).toBe(0);
+    // Asking again gives the same answer; nothing is committed twice.
+    expect(text(await call(client, "pg_tx_commit", { tx }))).toMatch(/PostgreSQL rolled it back/);
+    await stillServes();
+  });
+
+  it("a call that arrives while COMMIT runs is refused, never run after it outside the transaction", async () => {
+    // A deferred trigger keeps COMMIT busy for 2 s; meanwhile a second request uses the same tx.
+    const t = uniqueName("faults_race");
+    await db.query(`create table ${t} (id int primary key)`);
+    await db.query(`create function ${t}_slow() returns trigger language plpgsql as $$ begin perform pg_sleep(2); return null; end $$`);
+    await db.query(`create constraint trigger ${t}_c after insert on ${t} deferrable initially deferred for each row execute function ${t}_slow()`);
+    const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+    await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1)` });
+    const commit = call(client, "pg_tx_commit", { tx });
+    const app = `pg-mcp tx ${await txTag(tx)} by %`;
+    await waitFor(async () => (await db.query("select 1 from pg_stat_activity where application_name like $1 and query = 'COMMIT' and state = 'active'", [app])).rowCount === 1, { what: "the COMMIT to run" });
+    const late = await call(client, "pg_query_write", { tx, sql: `insert into ${t} values (2)` });
+    expect(late.isError).toBe(true);
+    expect(text(late)).toMatch(new RegExp(`^ERROR tx_busy: transaction ${tx} is (committing|ending)`));
+    expect((await commit).structuredContent?.state).toBe("committed");
+    // Before, the late insert waited behind the COMMIT on the same connection and was autocommitted on its own.
+    expect((await db.query(`select id from ${t} order by id`)).rows).toEqual([{ id: 1 }]);
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Tool calls in flight: progress while they run, and cancellation that
+ * reaches PostgreSQL.
+ *
+ * Progress: a call whose request carries a progressToken gets
+ * notifications/progress on its response stream: a heartbeat with the elapsed
+ * time every HEARTBEAT_MS, and each step the work reports (a script's
+ * statements, a program's database calls). `progress` is the elapsed time in
+ * seconds, so it always increases; `message` says what is going on.
+ *
+ * Cancellation: the server is stateless, so notifications/cancelled arrives
+ * on another HTTP request than the call it names, possibly in another
+ * isolate. Calls are registered in this isolate by caller and JSON-RPC id;
+ * and every statement a call runs carries a running name derived from the
+ * same two (db/tags.ts), so that wherever the cancel lands it can find the
+ * statement in pg_stat_activity and cancel it (db/cancel.ts):
+ *
+ * - same isolate: the call stops (its program or Python run ends, no further
+ *   statement starts), its running statement is cancelled, and its response
+ *   closes without a result;
+ * - another isolate: its running statement is cancelled, so the call fails
+ *   there with SQLSTATE 57014 soon after (a program's run ends on it too).
+ *
+ * A client that goes away closes the exchange, which the SDK reports through
+ * the request's signal: the same path as a cancel. Before the response has
+ * started, workerd aborts request.signal (compatibility flag
+ * enable_request_signal); once a response streams, a disconnect shows only as
+ * a failed write, which cancels the response stream, so streaming responses
+ * carry an SSE comment every DISCONNECT_PROBE_MS.
+ */
+import type { CallControl, RequestContext } from "../context";
+import { callName, runningPattern } from "../db/tags";
+import { cancelRunning } from "../db/cancel";
+
+/** Between SSE keep-alive comments on a streaming response: how soon a client that went away is noticed. */
+export const DISCONNECT_PROBE_MS = 1_000;
+/** Between heartbeats on a long call. */
+export const HEARTBEAT_MS = 1_500;
+/** After a cancel, how often (and how many times) to look again for a statement that had not started yet. */
+const CANCEL_RETRY_MS = 250;
+const CANCEL_ATTEMPTS = 20;
+
+type RequestId = string | number;
+
+/** What a call's McpServer request handler gives us. */
+export interface McpRequestHandle {
+  id: RequestId;
+  progressToken?: string | number;
+  /** Aborted by the SDK when the exchange closes (the client went away). */
+  signal: AbortSignal;
+  notify(notification: { method: "notifications/progress"; params: { progressToken: string | number; progress: number; message?: string } }): Promise<void>;
+}
+
+interface Running {
+  cancel(reason: string): void;
+}
+
+/** Calls in flight in this isolate, by caller and request id. */
+const running = new Map<string, Set<Running>>();
+const keyOf = (principalId: string, id: RequestId) => `${principalId}\u0000${JSON.stringify(id)}`;
+
+export class CallCancelled extends Error {
+  override readonly name = "CallCancelled";
+}
+
+/**
+ * Serves one tools/call: `work` runs with the call's control in its context.
+ * Resolves with the work's result, or with `cancelled` when the client
+ * cancelled or went away; then the work goes on (under waitUntil) only until
+ * its cancelled statement returns, and cleans up after itself as usual.
+ */
+export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, label: string, work: (rc: RequestContext) => Promise<T>): Promise<{ cancelled: false; value: T } | { cancelled: true; reason: string }> {
+  const started = Date.now();
+  const controller = new AbortController();
+  const name = await callName(rc.principal.id, req.id);
+  const pattern = await runningPattern(rc.principal.id, req.id);
+  let status = `${label} running`;
+  let last = 0;
+  const send = (message: string) => {
+    if (req.progressToken === undefined || controller.signal.aborted) return;
+    last = Math.max(last + 0.001, Math.round((Date.now() - started) / 100) / 10);
+    req.notify({ method: "notifications/progress", params: { progressToken: req.progressToken, progress: last, message } }).catch(() => {});
+  };
+  const control: CallControl = {
+    signal: controller.signal,
+    callName: name,
+    progress(message) {
+      status = message;
+      send(message);
+    },
+  };
+  const heartbeat = req.progressToken === undefined ? undefined : setInterval(() => send(`${status}, ${((Date.now() - started) / 1000).toFixed(1)} s`), HEARTBEAT_MS);
+
+  // Resolved by a cancel, which may come from another request: its continuation runs here, in this call's request.
+  let cancel!: (reason: string) => void;
+  const cancelled = new Promise<string>((resolve) => (cancel = resolve));
+  const entry: Running = { cancel };
+  const key = keyOf(rc.principal.id, req.id);
+  let set = running.get(key);
+  if (!set) running.set(key, (set = new Set()));
+  set.add(entry);
+  const onGone = () => cancel("the client went away");
+  req.signal.addEventListener("abort", onGone, { once: true });
+
+  const run = work({ ...rc, call: control });
+  // The work outlives a response that was closed early: let it finish its cleanup (rollback, close, audit).
+  rc.waitUntil(run.catch(() => {}));
+  try {
+    const outcome = await Promise.race([run.then((value) => ({ cancelled: false as const, value })), cancelled.then((reason) => ({ cancelled: true as const, reason }))]);
+    if (outcome.cancelled) {
+      controller.abort(new CallCancelled(`the call was cancelled: ${outcome.reason}`));
+      rc.waitUntil(cancelUntilSettled(rc, pattern, run));
+    }
+    return outcome;
+  } finally {
+    clearInterval(heartbeat);
+    req.signal.removeEventListener("abort", onGone);
+    set.delete(entry);
+    if (set.size === 0) running.delete(key);
+  }
+}
+
+/** Cancels the call's statement, and again while the call has not ended (its statement may not have started yet). */
+async function cancelUntilSettled(rc: RequestContext, pattern: string, run: Promise<unknown>): Promise<void> {
+  let settled = false;
+  void run.finally(() => (settled = true)).catch(() => {});
+  for (let attempt = 0; attempt < CANCEL_ATTEMPTS && !settled; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, CANCEL_RETRY_MS));
+    if (settled) break;
+    await cancelRunning(rc.config, rc.env, pattern).catch(() => {});
+  }
+}
+
+/**
+ * notifications/cancelled for `requestId` from this caller: stops the call if
+ * it runs in this isolate; otherwise cancels its statement wherever it runs.
+ */
+export async function cancelCall(rc: RequestContext, requestId: RequestId, reason = "cancelled by the client"): Promise<void> {
+  const local = running.get(keyOf(rc.principal.id, requestId));
+  if (local?.size) {
+    for (const entry of local) entry.cancel(reason);
+    return;
+  }
+  const pattern = await runningPattern(rc.principal.id, requestId);
+  // Once more a moment later, for a statement that was about to start when the cancel arrived.
+  if ((await cancelRunning(rc.config, rc.env, pattern).catch(() => [])).length === 0) {
+    await new Promise((r) => setTimeout(r, CANCEL_RETRY_MS));
+    await cancelRunning(rc.config, rc.env, pattern).catch(() => {});
+  }
+}
