@@ -11,6 +11,7 @@ import { startWorker } from "./lib/worker";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { PROJECT_ROOT } from "./lib/worker";
+import { devConfigProblem } from "./lib/dev-config";
 
 // Ctrl-C at any moment, start-up included, stops whatever has started so far.
 const stops: (() => Promise<void>)[] = [];
@@ -25,9 +26,22 @@ async function shutdown() {
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 
-const port = Number(process.env.PORT ?? 8787);
 const vector = process.argv.includes("--vector");
 let databaseUrl = process.env.DATABASE_URL;
+// With DATABASE_URL set and no READ_ROLE in the environment, read as that URL's role unless it has the read role.
+const readRole = process.env.READ_ROLE ?? READ_ROLE;
+const devVars = { AUTH_MODE: "none", READ_ROLE: readRole };
+
+// Mistakes in the environment or .dev.vars are named here, in one line, before anything starts.
+function fail(message: string): never {
+  console.error(`npm run dev: ${message}`);
+  process.exit(1);
+}
+const port = Number(process.env.PORT ?? 8787);
+if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a port number from 1 to 65535, got "${process.env.PORT}"`);
+if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/./.test(databaseUrl)) fail(`DATABASE_URL must be a postgres:// connection string, got "${databaseUrl}"`);
+const problem = devConfigProblem(devVars);
+if (problem) fail(`${problem} (from wrangler.toml, .dev.vars or .env; see README, Configuration)`);
 
 if (!databaseUrl && vector) {
   console.log("Starting PGlite with pgvector...");
@@ -54,10 +68,8 @@ if (!databaseUrl && vector) {
   console.log("Using DATABASE_URL (migrations not applied; run them yourself if you want the demo schema).");
 }
 
-// With DATABASE_URL set and no READ_ROLE in the environment, read as that URL's role unless it has the read role.
-const readRole = process.env.READ_ROLE ?? READ_ROLE;
 console.log(["Database role posture:", ...(await rolePosture(databaseUrl, readRole || undefined)).map((l) => `  ${l}`)].join("\n"));
-const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: { AUTH_MODE: "none", READ_ROLE: readRole } });
+const worker = await startWorker({ databaseUrl, port, mode: "wrangler", verbose: true, vars: devVars });
 stops.push(() => worker.stop());
 console.log(`
   MCP endpoint:  ${worker.mcpUrl}

@@ -6,7 +6,6 @@
 import { Hono } from "hono";
 import { ConfigError, getConfig } from "./config";
 import { authenticate, protectedResourceMetadata } from "./auth/authenticate";
-import { consentPage, consentSubmit } from "./auth/consent";
 import { acquireLimits, hopTiming, likelyAdmitted, NotAdmitted, tooManyRequests, withLease, type Lease } from "./limits/limits";
 import { handleMcp, preflight } from "./mcp/handler";
 import { methodNotAllowed, withCors } from "./mcp/cors";
@@ -31,8 +30,9 @@ app.get("/", (c) => c.json({ name: SERVER_INFO.name, version: SERVER_INFO.versio
 app.get("/.well-known/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(c.req.url, getConfig(c.env))));
 app.get("/.well-known/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(c.req.url, getConfig(c.env))));
 
-app.get("/authorize", (c) => consentPage(c.req.raw, c.env));
-app.post("/authorize", (c) => consentSubmit(c.req.raw, c.env));
+// The OAuth library is loaded only when used: evaluating it prints a warning about CIMD that is no concern of a deployment without OAuth.
+app.get("/authorize", async (c) => (await import("./auth/consent")).consentPage(c.req.raw, c.env));
+app.post("/authorize", async (c) => (await import("./auth/consent")).consentSubmit(c.req.raw, c.env));
 
 // Every answer from /mcp, refusals included, is readable by a browser client; so is the metadata it discovers auth from.
 const cors = async (c: { res: Response }, next: () => Promise<void>) => {

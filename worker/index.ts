@@ -4,7 +4,6 @@
  */
 import { app } from "./app";
 import { ConfigError, getConfig } from "./config";
-import { oauthProvider } from "./auth/oauth";
 
 export { Limits } from "../durable-objects/limits";
 export { DeploymentLimits } from "../durable-objects/deployment-limits";
@@ -21,6 +20,9 @@ export default {
       if (e instanceof ConfigError) return Response.json({ error: "misconfigured", message: e.message }, { status: 500 });
       throw e;
     }
-    return config.auth.oauth ? oauthProvider(config, app).fetch(request, env, ctx) : app.fetch(request, env, ctx);
+    if (!config.auth.oauth) return app.fetch(request, env, ctx);
+    // Loaded only with OAuth on: the OAuth library warns about CIMD when it is evaluated, which means nothing without OAuth.
+    const { oauthProvider } = await import("./auth/oauth");
+    return oauthProvider(config, app).fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

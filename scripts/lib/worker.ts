@@ -10,9 +10,10 @@
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, matchesGlob } from "node:path";
+import type { V4MiniflareOptions, V4ModuleDefinition } from "miniflare";
 import { freePort } from "./ports";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
@@ -70,24 +71,47 @@ const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixe
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
   const dir = buildWorker();
   createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
-  const { Miniflare, Log, LogLevel } = await import("miniflare");
+  const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(PROJECT_ROOT, "wrangler.toml"));
-  const mf = new Miniflare({
-    ...(workerOptions as object),
+  const { modulesRules, ...rest } = workerOptions;
+  // Miniflare 5 takes its own options shape; wrangler hands out the v4 one and converts it the same way.
+  // The conversion refuses `modulesRules` (finding modules by rule), so the bundle's modules are listed here.
+  const options: V4MiniflareOptions = {
+    ...rest,
     name: "pg-mcp",
-    modules: true,
+    modules: bundleModules(dir, modulesRules ?? []),
     modulesRoot: dir,
-    scriptPath: join(dir, "index.js"),
     bindings: { ...(workerOptions.bindings ?? {}), ...(opts.vars ?? {}) },
     durableObjects: rebind(workerOptions.durableObjects as Record<string, { className: string }> | undefined, opts.durableObjectClasses),
     hyperdrives: { ...(opts.hyperdrives ?? {}), HYPERDRIVE: opts.databaseUrl },
     host: "127.0.0.1",
     port: opts.port ?? 0,
     log: new Log(opts.verbose ? LogLevel.INFO : LogLevel.WARN),
-  } as ConstructorParameters<typeof Miniflare>[0]);
+    // Request.cf: the placeholder, not a download from Cloudflare (offline it is a warning with a stack trace; the Worker reads none of it).
+    cf: false,
+  };
+  const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = (await mf.ready).origin;
   return { url, mcpUrl: `${url}/mcp`, stop: () => mf.dispose() };
+}
+
+type ModuleRule = { type: V4ModuleDefinition["type"]; include: string[] };
+
+/**
+ * The modules `wrangler deploy --dry-run` wrote: `index.js` as the entry, and
+ * every other file a module rule (wrangler's defaults plus wrangler.toml's
+ * `rules`) types, as the deploy would upload them. Source maps and the README
+ * wrangler writes beside them match no rule and stay out.
+ */
+function bundleModules(dir: string, rules: ModuleRule[]): V4ModuleDefinition[] {
+  const typeOf = (file: string) => rules.find((r) => r.include.some((glob) => matchesGlob(file, glob)))?.type;
+  const modules: V4ModuleDefinition[] = [{ type: "ESModule", path: join(dir, "index.js") }];
+  for (const file of readdirSync(dir, { recursive: true, encoding: "utf8" }).sort()) {
+    const type = file === "index.js" ? undefined : typeOf(file);
+    if (type) modules.push({ type, path: join(dir, file) });
+  }
+  return modules;
 }
 
 function rebind(bindings: Record<string, { className: string }> | undefined, classes: Record<string, string> = {}) {
@@ -117,6 +141,8 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: opts.databaseUrl,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${LOCAL_PROXY_FIXES}`.trim(),
       WRANGLER_SEND_METRICS: "false",
+      // As cf: false above, for wrangler dev's Miniflare.
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
       NO_COLOR: "1",
     },
   });
