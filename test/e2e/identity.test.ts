@@ -14,6 +14,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
 import { observer } from "../support/db";
+import { INFO_SQL } from "../../worker/tools/vector-info";
 import { authorize, consent, TestOAuthClient } from "../support/oauth";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -268,6 +269,27 @@ describe("listings follow the caller role's privileges", () => {
     expect(uris).toContain("postgres://schema/tenants/b_private");
     expect(uris).not.toContain("postgres://schema/tenants/a_private");
     expect(uris.some((u) => u.startsWith("postgres://schema/public/"))).toBe(false);
+  });
+
+  it("the vector tools' table lookup reads the other tenant's table as missing, as that role", async () => {
+    // The catalogs are readable by every role: the lookup itself must hide what the caller role may not use.
+    const lookup = async (role: string, table: string, filter: boolean) => {
+      await db.query("begin");
+      try {
+        await db.query(`set local role ${role}`);
+        return (await db.query(INFO_SQL, [table, filter])).rows[0] as { table_exists: boolean; columns: { name: string }[] };
+      } finally {
+        await db.query("rollback");
+      }
+    };
+    const hidden = await lookup(A, "tenants.b_private", true);
+    expect(hidden.table_exists).toBe(false);
+    expect(hidden.columns).toEqual([]);
+    const own = await lookup(A, "tenants.a_private", true);
+    expect(own.table_exists).toBe(true);
+    expect(own.columns.map((c) => c.name)).toContain("secret");
+    // Without the filter (the server's own lookups) the catalog answers for any table: what the filter closes.
+    expect((await lookup(A, "tenants.b_private", false)).table_exists).toBe(true);
   });
 
   it("the schema resource of another schema lists nothing the tenant may not use", async () => {

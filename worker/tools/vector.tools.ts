@@ -12,6 +12,7 @@ import type { RowSet } from "../db/session";
 import { parseQualifiedName, quoteIdent, quoteQualified, MAX_IDENTIFIER_BYTES } from "../sql/ident";
 import { ident, int, qname } from "./catalog";
 import { ToolError } from "./errors";
+import { INFO_SQL } from "./vector-info";
 import { RowSetSchema, renderRowSet } from "./format";
 import { ADDITIVE, READ, defineTool, type ToolAnnotations, type ToolContext } from "./registry";
 
@@ -76,14 +77,6 @@ export interface Pgvector {
   table?: { sql: string; exists: boolean; columns: ColumnInfo[]; pk: string[] };
 }
 
-const INFO_SQL = `select e.extversion as version, n.nspname as schema,
-  case when e.oid is null then exists (select 1 from pg_available_extensions where name = 'vector') end as available,
-  c.oid is not null as table_exists,
-  (select coalesce(json_agg(json_build_object('name', a.attname, 'type', t.typname, 'typmod', a.atttypmod, 'ext', t.typnamespace = e.extnamespace, 'sqltype', format_type(a.atttypid, a.atttypmod)) order by a.attnum), '[]')
-     from pg_attribute a join pg_type t on t.oid = a.atttypid where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
-  (select coalesce(json_agg(a.attname order by k.ord), '[]') from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
-     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum where i.indrelid = c.oid and i.indisprimary) as pk
-from (select to_regclass($1) as oid) c left join pg_extension e on e.extname = 'vector' left join pg_namespace n on n.oid = e.extnamespace`;
 
 /** What a server without pgvector answers, for every tool of the group. */
 export function pgvectorMissing(available: boolean): ToolError {
@@ -95,7 +88,7 @@ export function pgvectorMissing(available: boolean): ToolError {
 /** Reads the installed pgvector (refusing when there is none) and, if given, the table's columns and primary key. */
 export async function pgvector(ctx: ToolContext, table?: string): Promise<Pgvector> {
   const tableSql = table === undefined ? undefined : quoteQualified(parseQualifiedName(table));
-  const [row] = await ctx.sql.rows<{ version: string | null; schema: string | null; available: boolean | null; table_exists: boolean; columns: ColumnInfo[]; pk: string[] }>(INFO_SQL, [tableSql ?? null]);
+  const [row] = await ctx.sql.rows<{ version: string | null; schema: string | null; available: boolean | null; table_exists: boolean; columns: ColumnInfo[]; pk: string[] }>(INFO_SQL, [tableSql ?? null, !!ctx.sql.callerRole]);
   if (!row?.version || !row.schema) throw pgvectorMissing(!!row?.available);
   const info: Pgvector = { version: parseVersion(row.version), versionText: row.version, schema: quoteIdent(row.schema) };
   if (tableSql) info.table = { sql: tableSql, exists: row.table_exists, columns: row.columns, pk: row.pk };
