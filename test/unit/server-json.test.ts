@@ -4,7 +4,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { describe, expect, it } from "vitest";
 
-// ajv and ajv-formats come with the MCP SDK (dev dependency); the schema is vendored so the test runs offline.
+// ajv and ajv-formats are declared dev dependencies (the versions the MCP SDK already brings); the schema is vendored so the test runs offline.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const root = new URL("../../", import.meta.url);
 const readJson = (path: string): any => JSON.parse(readFileSync(new URL(path, root), "utf8"));
