@@ -27,6 +27,7 @@
  * caller: the database's privileges are the boundary (README, Security).
  */
 import { splitStatements, tokenize, type SqlStatement, type Token } from "./lexer";
+import { literalBody } from "./effects";
 
 export interface DestructiveStatement {
   /** What it does, in a few words: "DROP TABLE", "DELETE without WHERE". */
@@ -52,20 +53,6 @@ const CODE_STATEMENT_AFTER = new Set(["begin", "then", "else", "loop", "declare"
 function shown(text: string): string {
   const t = text.replace(/\s+/g, " ").trim();
   return t.length > SHOWN_CHARS ? `${t.slice(0, SHOWN_CHARS)}…` : t;
-}
-
-/** The text inside a string or dollar-quoted literal. */
-function literalBody(t: Token): string | undefined {
-  if (t.kind === "dollar") {
-    const tag = /^\$[^$]*\$/.exec(t.text)?.[0] ?? "$$";
-    return t.text.slice(tag.length, t.text.length - tag.length);
-  }
-  if (t.kind !== "string") return undefined;
-  if (/^u&/i.test(t.text)) return t.value;
-  if (/^[bx]/i.test(t.text)) return undefined;
-  const escaped = /^e/i.test(t.text);
-  const body = t.text.slice(escaped ? 2 : 1, -1).replace(/''/g, "'");
-  return escaped ? body.replace(/\\(.)/g, "$1") : body;
 }
 
 /** Paren depth before each token. */
