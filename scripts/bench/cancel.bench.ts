@@ -1,5 +1,5 @@
 /**
- * `npx tsx scripts/bench/cancel.bench.ts`: how long after a client cancels a tool call its
+ * `npm run bench:cancel`: how long after a client cancels a tool call its
  * statement stops in PostgreSQL, seen from a superuser observer polling
  * pg_stat_activity every few milliseconds. Three ways to cancel (the 2025
  * SDK client's notifications/cancelled, a raw notification on another
