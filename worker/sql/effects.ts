@@ -23,7 +23,7 @@
  * pieces (EXECUTE 'pg_termi' || 'nate_backend(...)') is beyond it; the
  * database's privileges are the layer under it (README, Security).
  */
-import { splitStatements, tokenize, type SqlStatement, type Token } from "./lexer";
+import { firstInScript, tokenize, type SqlStatement, type Token } from "./lexer";
 import { functionCalls, functionClass } from "./functions";
 
 export type EffectClass = "alter_system" | "configuration" | "sessions" | "roles" | "extensions" | "statistics";
@@ -169,17 +169,7 @@ export function statementEffect(statement: SqlStatement): ServerEffect | undefin
 
 /** The first server-level effect in `sql` (one statement or a script). Unparseable SQL has none here: PostgreSQL refuses it. */
 export function serverEffect(sql: string): ServerEffect | undefined {
-  let statements: SqlStatement[];
-  try {
-    statements = splitStatements(sql);
-  } catch {
-    return undefined;
-  }
-  for (const st of statements) {
-    const e = statementEffect(st);
-    if (e) return e;
-  }
-  return undefined;
+  return firstInScript(sql, (st) => statementEffect(st) || undefined);
 }
 
 export type EffectVerdict = { ok: true } | { ok: false; code: "insufficient_scope" | "alter_system_disabled"; message: string; hint: string };

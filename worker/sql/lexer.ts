@@ -295,6 +295,25 @@ export interface SqlStatement {
 }
 
 /**
+ * The first statement of `sql` (one statement or a script) for which `find`
+ * answers something, and that answer. SQL the splitter cannot parse answers
+ * nothing here: PostgreSQL refuses it anyway.
+ */
+export function firstInScript<T>(sql: string, find: (st: SqlStatement) => T | undefined): T | undefined {
+  let statements: SqlStatement[];
+  try {
+    statements = splitStatements(sql);
+  } catch {
+    return undefined;
+  }
+  for (const st of statements) {
+    const found = find(st);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
  * Splits a script into statements at top-level semicolons. Semicolons inside
  * literals, comments, dollar-quoted bodies, parentheses and SQL-standard
  * `BEGIN ATOMIC ... END` function bodies do not split.

@@ -13,7 +13,7 @@
  * that role is a member of, which the posture check keeps empty (README,
  * "Per-caller identity").
  */
-import { splitStatements, tokenize, type SqlStatement, type Token } from "./lexer";
+import { firstInScript, tokenize, type SqlStatement, type Token } from "./lexer";
 import { functionCalls } from "./functions";
 import { literalBody } from "./effects";
 
@@ -138,15 +138,5 @@ export function statementRoleChange(statement: SqlStatement): string | undefined
 /** The first role change in `sql` (a statement or a script). Unparseable SQL has none here: PostgreSQL refuses it. */
 export function roleChange(sql: string | SqlStatement): string | undefined {
   if (typeof sql !== "string") return statementRoleChange(sql);
-  let statements: SqlStatement[];
-  try {
-    statements = splitStatements(sql);
-  } catch {
-    return undefined;
-  }
-  for (const st of statements) {
-    const found = statementRoleChange(st);
-    if (found) return found;
-  }
-  return undefined;
+  return firstInScript(sql, (st) => statementRoleChange(st) || undefined);
 }
