@@ -28,7 +28,8 @@ import { ms, percentile, table, time } from "./harness";
 import { startEmbeddedPostgres } from "../lib/postgres";
 import { applyRoles, migrate } from "../lib/migrate";
 import { startWorker } from "../lib/worker";
-import { startPgBouncer, startToolbox } from "../lib/peers";
+import { startToolbox } from "../lib/peers";
+import { pgbouncerMissing, startPgBouncer } from "../lib/pgbouncer";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
 const BIG_CALLS = 20;
@@ -163,12 +164,13 @@ try {
   const token = `pgm_bench_${randomBytes(16).toString("hex")}`;
   const secret = JSON.stringify([{ name: "bench", hash: createHash("sha256").update(token).digest("hex"), scopes: ["read"] }]);
 
-  const server = new URL(serverUrl);
-  const bouncer = await startPgBouncer(serverUrl, { [decodeURIComponent(server.username)]: decodeURIComponent(server.password) });
+  // The PgBouncer column is skipped, with the reason, when it cannot run here.
+  const missing = pgbouncerMissing();
+  const bouncer = missing ? `${missing}: the PgBouncer column is skipped` : await startPgBouncer(serverUrl, { poolSize: 20 }).catch((e: Error) => e.message);
   if (typeof bouncer !== "string") stops.push(() => bouncer.stop());
   const columns: [string, string | undefined][] = [
     ["direct", serverUrl],
-    ["PgBouncer", typeof bouncer === "string" ? undefined : bouncer.url(decodeURIComponent(server.username), decodeURIComponent(server.password))],
+    ["PgBouncer", typeof bouncer === "string" ? undefined : bouncer.url],
   ];
 
   // Toolbox runs directly only (its own pool; see scripts/lib/peers.ts): it is the reference in both columns.
