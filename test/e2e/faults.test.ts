@@ -167,4 +167,27 @@ describe("a cancel meant for another client", () => {
     expect(await count(t)).toBe(0);
     await stillServes();
   });
+
+  it("a flood of cancel notifications opens a bounded number of connections, and the server still serves", async () => {
+    // Each notification not matched in the isolate looks for its statement from a new connection. A notification
+    // costs its sender nothing: before, 80 at once had the server open 80 connections (and 80 more to look again).
+    const burst = Array.from({ length: 80 }, (_, i) => mcpPost("2025", { method: "notifications/cancelled", params: { requestId: `${uniqueName("nobody")}-${i}` } }));
+    let peak = 0;
+    let sentAt = Infinity;
+    const watching = (async () => {
+      // The look-ups run after each 202 (under waitUntil): watch a while after the last is sent.
+      for (let i = 0; i < 2_000 && Date.now() < sentAt + 4_000; i++) {
+        const r = await db.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'pg-mcp cancel'");
+        peak = Math.max(peak, r.rows[0]!.n);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const statuses = await Promise.all(burst.map((note) => fetch(inject("mcpUrl"), { method: "POST", headers: note.headers, body: note.body }).then((r) => r.status)));
+    sentAt = Date.now();
+    await watching;
+    expect(statuses.every((s) => s === 202)).toBe(true);
+    // MAX_CANCEL_LOOKUPS (4) in flight, and a closing session or two still listed; other test files' cancels share the isolate's bound.
+    expect(peak).toBeLessThanOrEqual(6);
+    await stillServes();
+  });
 });
