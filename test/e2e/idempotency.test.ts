@@ -13,7 +13,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
-import { uniqueName, useClientAndObserver } from "../support/db";
+import { observer, uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
 
 const fixture = useClientAndObserver();
@@ -125,6 +125,26 @@ describe("pg_query_write with idempotency_key", () => {
     expect(await count(t)).toBe(1);
   });
 
+  it("a key expires after 24 h: then the same key runs again, and each new key removes a few expired ones", async () => {
+    const t = await table();
+    const k = key();
+    const args = { sql: `insert into ${t} select coalesce(max(id), 0) + 1, 'v' from ${t} returning id`, idempotency_key: k };
+    await ok(client, "pg_query_write", args);
+    // The open Worker's caller is the principal "local".
+    const token = createHash("sha256").update(`local\u0000${k}`).digest("hex");
+    // Age the key, and leave some long-expired strangers behind.
+    expect((await db.query("update pgmcp_internal.idempotency_keys set created_at = now() - interval '25 hours' where token = $1", [token])).rowCount).toBe(1);
+    const strangers = Array.from({ length: 3 }, () => `expired_${randomUUID()}`);
+    await db.query("insert into pgmcp_internal.idempotency_keys (db_role, token, tool, args_hash, outcome, created_at) select 'nobody', unnest($1::text[]), 'pg_query_write', '', '{}', now() - interval '30 days'", [strangers]);
+    const again = await ok<Rows>(client, "pg_query_write", args);
+    expect(again.replayed).toBeUndefined();
+    expect(again.rows).toEqual([[2]]);
+    expect(await count(t)).toBe(2);
+    expect((await db.query("select count(*)::int as n from pgmcp_internal.idempotency_keys where token = any($1)", [strangers])).rows[0].n).toBe(0);
+    expect((await ok<Rows>(client, "pg_query_write", args)).replayed).toBeTruthy();
+    expect(await count(t)).toBe(2);
+  });
+
   it("refuses a key inside a held transaction (the key belongs on pg_tx_commit) and on a statement that runs alone", async () => {
     const t = await table();
     const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
@@ -214,6 +234,31 @@ describe("pg_tx_commit with idempotency_key", () => {
     const tx2 = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
     await ok(client, "pg_query_write", { tx: tx2, sql: `insert into ${t} values (2)` });
     expect((await ok<{ state: string }>(client, "pg_tx_commit", { tx: tx2, idempotency_key: k })).state).toBe("committed");
+  });
+
+  it("settling an unknown COMMIT by its key waits for a transaction still holding the key, then tells committed from rolled back", async () => {
+    // What a retry of a keyed pg_tx_commit does when the holder could not learn the outcome: idempotency_settle, on the caller's login.
+    const holder = await observer();
+    try {
+      for (const end of ["commit", "rollback"] as const) {
+        const token = `settle_${randomUUID()}`;
+        await holder.query("begin");
+        await holder.query("select pgmcp_internal.idempotency_claim($1, 'pg_tx_commit', 'h', $2)", [token, JSON.stringify({ v: 1, value: { state: "committed" } })]);
+        const settler = (await db.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        await db.query("begin");
+        const settling = db.query("select tool, outcome from pgmcp_internal.idempotency_settle($1)", [token]);
+        // The settle is blocked on the uncommitted key until its transaction ends.
+        await waitFor(async () => (await holder.query("select 1 from pg_locks where not granted and locktype = 'transactionid' and pid = $1", [settler])).rowCount! > 0, { what: "the settle to wait on the key" });
+        await holder.query(end);
+        const found = (await settling).rows;
+        await db.query("rollback");
+        expect(found).toEqual(end === "commit" ? [{ tool: "pg_tx_commit", outcome: JSON.stringify({ v: 1, value: { state: "committed" } }) }] : []);
+        // Settling leaves nothing behind.
+        expect((await db.query("select count(*)::int as n from pgmcp_internal.idempotency_keys where token = $1", [token])).rows[0].n).toBe(end === "commit" ? 1 : 0);
+      }
+    } finally {
+      await holder.end();
+    }
   });
 
   it("a read-only transaction's commit takes no key", async () => {

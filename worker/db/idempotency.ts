@@ -44,6 +44,7 @@ export const MAX_STORED_OUTCOME_CHARS = 64_000;
 const REPLAY = "PM001";
 const REUSED = "PM002";
 const LOCK_NOT_AVAILABLE = "55P03";
+const QUERY_CANCELED = "57014";
 
 /** What a keyed call carries to the database: never the key itself, nor the caller's id. */
 export interface IdempotencyClaim {
@@ -274,7 +275,8 @@ function boundOutcome(value: unknown): unknown {
 export async function claimFailed<T>(db: DbSession, c: IdempotencyClaim, e: unknown): Promise<Replayed<T>> {
   const code = (e as { code?: string }).code;
   if (code === REUSED) throw reusedError(c.tool);
-  if (code === LOCK_NOT_AVAILABLE) {
+  // Waiting for the call that holds the key outlasted lock_timeout (or the statement timeout, without one).
+  if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) {
     throw new ToolError("idempotency_key_busy", "another call with this idempotency_key is still running", "retry shortly with the same key: it answers with that call's outcome, or runs if that call failed");
   }
   if (code !== REPLAY) throw e;
