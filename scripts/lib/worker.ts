@@ -49,6 +49,12 @@ export interface StartWorkerOptions {
   durableObjectClasses?: Record<string, string>;
   /** Miniflare only: more Hyperdrive bindings, by name (a caller role's own login: HYPERDRIVE_<ROLE>). */
   hyperdrives?: Record<string, string>;
+  /**
+   * Miniflare only: serve this `wrangler deploy --dry-run --outdir` output (e.g. a bundle built
+   * without Pyodide or the Neon driver, scripts/lib/bundle.ts) instead of the default build.
+   * Bindings still come from wrangler.toml.
+   */
+  bundleDir?: string;
 }
 
 export function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -69,7 +75,7 @@ export function buildWorker(): string {
 const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixes.cjs");
 
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
-  const dir = buildWorker();
+  const dir = opts.bundleDir ?? buildWorker();
   createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
@@ -127,6 +133,7 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
   if (opts.durableObjectClasses) throw new Error("durableObjectClasses needs the miniflare mode");
   // wrangler dev only binds what the config declares; a generated config per role is the customer tooling's job.
   if (opts.hyperdrives) throw new Error("extra Hyperdrive bindings need the miniflare mode");
+  if (opts.bundleDir) throw new Error("a prebuilt bundle needs the miniflare mode");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistDir = mkdtempSync(join(tmpdir(), "pg-mcp-wrangler-"));
