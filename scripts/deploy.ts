@@ -14,7 +14,10 @@ const ROOT = join(import.meta.dirname, "..");
 const CONFIG = join(ROOT, "wrangler.toml");
 
 const args = process.argv.slice(2);
-const vars = unstable_readConfig({ config: CONFIG }, { hideWarnings: true }).vars;
+// `--env <name>` (wrangler's environments) has vars of its own: decide from those.
+const envArg = args.findIndex((a) => a === "--env" || a === "-e");
+const env = envArg >= 0 ? args[envArg + 1] : args.find((a) => a.startsWith("--env="))?.slice("--env=".length);
+const vars = unstable_readConfig({ config: CONFIG, env }, { hideWarnings: true }).vars;
 const alias = bundleAliases(vars);
 const aliasArgs = aliasFlags(alias);
 
