@@ -1,60 +1,72 @@
 /**
- * `npm run customer -- <name>`: customers/<name>.json -> .deploy/<name>/wrangler.json,
- * checked with `wrangler deploy --dry-run` (offline), with the bundle size.
+ * `npm run customer -- <name>`: customers/<name>.json -> .deploy/<name>/wrangler.jsonc,
+ * checked with `wrangler deploy --dry-run` (offline): wrangler's upload total,
+ * what the bundle leaves out (scripts/lib/bundle.ts) and the start-up profile.
  * `npm run customer -- <name> --deploy` then deploys it for real.
  * `npm run customer -- <name> --roles-sql` prints the SQL for the customer's
  * caller roles (grants, column grants, row filters as RLS policies);
  * `--apply-roles --database-url <admin url>` applies it (idempotent), and with
  * `--dry-run` prints what it would change and changes nothing.
  */
-import { existsSync, readFileSync, readdirSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { execFileSync } from "node:child_process";
-import { gzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { experimental_readRawConfig } from "wrangler";
 import { CustomerSchema } from "./customers/schema";
 import { customerConfig, headerComment, secretsFor } from "./customers/generate";
 import { applyCustomerRoles, rolesSql } from "./customers/roles-sql";
+import { dryRun, printBundleReport, startupProfile, type StartupReport } from "./lib/bundle";
 
 const ROOT = join(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 
-/** Cloudflare's Worker size limit, the same on every plan (current docs: 64 MiB; the old 3/10 MiB compressed limits are gone). */
-export const WORKER_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
-
 export interface BuiltCustomer {
   configPath: string;
-  /** Everything wrangler uploads (the script and its wasm, text and data modules), not index.js alone. */
+  /** wrangler's "Total Upload": everything it uploads (the script and its wasm, text and data modules), not index.js alone. */
   bundleBytes: number;
   gzipBytes: number;
-  /** How many files that is. */
-  modules: number;
+  /** The uploaded files (index.js, pyodide.asm.wasm, ...). */
+  modules: string[];
+  /** The wrangler aliases that leave parts out (scripts/lib/bundle.ts). */
+  alias: Record<string, string>;
+  /** The source files in index.js (esbuild's metafile). */
+  inputs: string[];
+  /** With `startup`: wrangler's local start-up profile of the bundle. */
+  startup?: StartupReport;
   secrets: string[];
 }
 
-export function buildCustomer(name: string, file = join(ROOT, "customers", `${name}.json`)): BuiltCustomer & { config: Record<string, unknown> } {
+export interface BuildOptions {
+  /** Also profile the bundle's start-up (wrangler check startup). @default false */
+  startup?: boolean;
+  /** Where <name>/wrangler.jsonc and its build go. @default .deploy */
+  outRoot?: string;
+}
+
+export function buildCustomer(name: string, file = join(ROOT, "customers", `${name}.json`), opts: BuildOptions = {}): BuiltCustomer & { config: Record<string, unknown> } {
   const parsed = CustomerSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
   if (!parsed.success) throw new Error(`${file} is invalid:\n${z.prettifyError(parsed.error)}`);
   const customer = parsed.data;
-  const outDir = join(ROOT, ".deploy", customer.name);
+  const outDir = join(opts.outRoot ?? join(ROOT, ".deploy"), customer.name);
   mkdirSync(outDir, { recursive: true });
   const base = experimental_readRawConfig({ config: join(ROOT, "wrangler.toml") }).rawConfig as Record<string, unknown>;
   const configPath = join(outDir, "wrangler.jsonc");
-  const config = customerConfig(customer, base, relative(outDir, join(ROOT, base.main as string)));
+  const config = customerConfig(customer, base, relative(outDir, join(ROOT, base.main as string)), relative(outDir, ROOT));
   writeFileSync(configPath, headerComment(customer) + JSON.stringify(config, null, 2));
-  const dist = join(outDir, "dist");
-  execFileSync(WRANGLER, ["deploy", "--dry-run", "--config", configPath, "--outdir", dist], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-  const files = readdirSync(dist, { recursive: true, withFileTypes: true }).filter((f) => f.isFile() && !f.name.endsWith(".map") && f.name !== "README.md");
-  let bundleBytes = 0;
-  let gzipBytes = 0;
-  for (const f of files) {
-    const bytes = readFileSync(join(f.parentPath, f.name));
-    bundleBytes += bytes.length;
-    gzipBytes += gzipSync(bytes).length;
-  }
-  return { config, configPath, bundleBytes, gzipBytes, modules: files.length, secrets: secretsFor(customer) };
+  const built = dryRun(configPath, join(outDir, "build"));
+  return {
+    config,
+    configPath,
+    bundleBytes: built.uploadBytes,
+    gzipBytes: built.gzipBytes,
+    modules: built.modules,
+    inputs: built.inputs,
+    alias: config.alias as Record<string, string>,
+    startup: opts.startup ? startupProfile(built.workerBundle, join(outDir, "build")) : undefined,
+    secrets: secretsFor(customer),
+  };
 }
 
 /** --roles-sql / --apply-roles: the customer's caller roles as SQL, printed or applied. Returns the exit code. */
@@ -103,10 +115,9 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
     process.exitCode = await customerRoles(file, { apply: values["apply-roles"]!, dryRun: values["dry-run"]!, url: values["database-url"] ?? process.env.ADMIN_DATABASE_URL });
     process.exit();
   }
-  const built = buildCustomer(name, file);
-  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const built = buildCustomer(name, file, { startup: true });
   console.log(`config: ${relative(ROOT, built.configPath)}`);
-  console.log(`upload: ${mib(built.bundleBytes)} in ${built.modules} files (${mib(built.gzipBytes)} gzipped); Workers limit ${mib(WORKER_SIZE_LIMIT_BYTES)} per Worker on every plan`);
+  printBundleReport(built);
   console.log(`secrets to put: ${built.secrets.map((s) => `npx wrangler secret put ${s} --config ${relative(ROOT, built.configPath)}`).join("\n                ")}`);
   if (values.deploy) execFileSync(WRANGLER, ["deploy", "--config", built.configPath], { cwd: ROOT, stdio: "inherit" });
 }

@@ -7,6 +7,11 @@ import { z } from "zod";
 import { TOOL_GROUPS, type ToolGroup } from "./tools/groups";
 import { duplicateKeyProblem, parseApiKeyRecords, type ApiKeyRecord } from "./auth/api-key-record";
 import { roleDatabaseUrlSecret, roleHyperdriveBinding } from "./db/identity";
+import { NeonClient } from "#neon-driver";
+
+/** A bundle built for Hyperdrive maps `#neon-driver` to worker/db/neon-absent.ts: what DB_DRIVER=neon then says. */
+export const NEON_MISSING =
+  'DB_DRIVER=neon, but this deployment was built without the Neon driver (its config said hyperdrive when it was built): build and deploy it again with DB_DRIVER = "neon" (npm run deploy, or npm run customer with "database": {"driver": "neon"})';
 
 const intVar = (name: string, def: number, min: number, max: number) =>
   z
@@ -233,6 +238,7 @@ export function getConfig(env: Env): Config {
   if (v.DB_DRIVER === "hyperdrive" && !(env as { HYPERDRIVE?: unknown }).HYPERDRIVE) {
     throw new ConfigError("no HYPERDRIVE binding: add [[hyperdrive]] to wrangler.toml, or set DB_DRIVER=neon with a DATABASE_URL secret");
   }
+  if (v.DB_DRIVER === "neon" && !NeonClient) throw new ConfigError(NEON_MISSING);
   if (v.DB_DRIVER === "neon" && !v.DATABASE_URL) {
     throw new ConfigError("DB_DRIVER=neon needs the DATABASE_URL secret: wrangler secret put DATABASE_URL");
   }

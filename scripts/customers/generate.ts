@@ -4,8 +4,10 @@
  * the customer's name, database binding, groups, limits and origins laid over
  * it. Secrets are never in the file; the result lists which ones to put.
  */
+import { posix } from "node:path";
 import type { Customer } from "./schema";
 import { roleDatabaseUrlSecret, roleHyperdriveBinding } from "../../worker/db/identity";
+import { ABSENT_MODULES, bundleAliases } from "../lib/bundle";
 
 export function secretsFor(c: Customer): string[] {
   const secrets = ["API_KEYS"];
@@ -45,14 +47,18 @@ export function headerComment(c: Customer): string {
 
 /**
  * The customer's wrangler config (JSON). `base` is the raw base config;
- * `mainPath` is the Worker entry relative to where the file will be written.
+ * `mainPath` is the Worker entry relative to where the file will be written,
+ * `rootPath` the project root from there (wrangler resolves `alias` paths from
+ * the config's directory).
  */
-export function customerConfig(c: Customer, base: Record<string, unknown>, mainPath: string): Record<string, unknown> {
+export function customerConfig(c: Customer, base: Record<string, unknown>, mainPath: string, rootPath = "."): Record<string, unknown> {
+  const vars = { ...(base.vars as Record<string, string>), ...customerVars(c) };
   const config: Record<string, unknown> = {
     ...base,
     name: `pg-mcp-${c.name}`,
     main: mainPath,
-    vars: { ...(base.vars as Record<string, string>), ...customerVars(c) },
+    vars,
+    alias: customerAliases(base.alias as Record<string, string> | undefined, vars, rootPath),
   };
   // Each caller role logs in as itself through a binding of its own.
   if (c.database.driver === "hyperdrive") config.hyperdrive = [{ binding: "HYPERDRIVE", id: c.database.hyperdriveId }, ...c.roles.map((r) => ({ binding: roleHyperdriveBinding(r.name), id: r.hyperdriveId! }))];
@@ -61,4 +67,16 @@ export function customerConfig(c: Customer, base: Record<string, unknown>, mainP
   else delete config.kv_namespaces;
   if (c.customDomains?.length) config.routes = c.customDomains.map((pattern) => ({ pattern, custom_domain: true }));
   return config;
+}
+
+/** The base config's aliases and those that leave out what this customer does not use (scripts/lib/bundle.ts), with paths from the generated config's directory. */
+function customerAliases(base: Record<string, string> = {}, vars: Record<string, string>, rootPath: string): Record<string, string> {
+  const own = bundleAliases(vars);
+  const alias: Record<string, string> = {};
+  for (const [specifier, path] of Object.entries({ ...base, ...own })) {
+    // The base may name an absent module for a part this customer does use: the real module is the default, so drop it.
+    if (specifier in ABSENT_MODULES && !(specifier in own)) continue;
+    alias[specifier] = path.startsWith(".") ? posix.join(rootPath, path).replace(/^(?!\.)/, "./") : path;
+  }
+  return alias;
 }

@@ -54,7 +54,12 @@ export interface StartWorkerOptions {
   durableObjectClasses?: Record<string, string>;
   /** Miniflare only: more Hyperdrive bindings, by name (a caller role's own login: HYPERDRIVE_<ROLE>). */
   hyperdrives?: Record<string, string>;
-  /** Miniflare only: a bundle buildWorker() already wrote (in another process: the test suite's global setup). @default built here */
+  /**
+   * Miniflare only: serve this `wrangler deploy --dry-run --outdir` output (e.g. a bundle built
+   * without Pyodide or the Neon driver, scripts/lib/bundle.ts) instead of the default build, or a bundle
+   * buildWorker() already wrote in another process (the test suite's global setup).
+   * Bindings still come from wrangler.toml.
+   */
   bundleDir?: string;
 }
 
@@ -139,6 +144,7 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
   if (opts.durableObjectClasses) throw new Error("durableObjectClasses needs the miniflare mode");
   // wrangler dev only binds what the config declares; a generated config per role is the customer tooling's job.
   if (opts.hyperdrives) throw new Error("extra Hyperdrive bindings need the miniflare mode");
+  if (opts.bundleDir) throw new Error("a prebuilt bundle needs the miniflare mode");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistDir = mkdtempSync(join(tmpdir(), "pg-mcp-wrangler-"));

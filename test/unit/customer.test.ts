@@ -1,17 +1,21 @@
 /** Per-customer deployments: the generated config, checked by wrangler's own dry run. */
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
-import { WORKER_SIZE_LIMIT_BYTES, buildCustomer } from "../../scripts/customer";
+import { readFileSync, rmSync } from "node:fs";
+import { buildCustomer } from "../../scripts/customer";
+import { WORKER_SIZE_LIMIT_BYTES } from "../../scripts/lib/bundle";
 import { CustomerSchema } from "../../scripts/customers/schema";
 import { customerConfig } from "../../scripts/customers/generate";
 import { rolesSql } from "../../scripts/customers/roles-sql";
 
 const example = (name: string) => join(import.meta.dirname, "..", "..", "customers", `${name}.example.json`);
+// Not .deploy/<name>: the README smoke test (drift.test.ts) builds the same examples there, maybe at the same time.
+const outRoot = join(import.meta.dirname, "..", "..", ".deploy", `test-${process.pid}`);
+afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
 
 describe("npm run customer", () => {
   it("builds a Hyperdrive, read-only, OAuth customer that wrangler accepts", { timeout: 60_000 }, () => {
-    const built = buildCustomer("acme", example("acme"));
+    const built = buildCustomer("acme", example("acme"), { outRoot });
     const c = built.config as { name: string; vars: Record<string, string>; hyperdrive: { id: string }[]; kv_namespaces: { id: string }[]; routes: unknown[]; durable_objects: unknown };
     expect(c.name).toBe("pg-mcp-acme");
     expect(c.vars).toMatchObject({ DB_DRIVER: "hyperdrive", TOOL_GROUPS: "query,schema,monitor", READ_ONLY: "true", AUTH_MODE: "required", MAX_ROWS: "500", RATE_LIMIT_PER_MINUTE: "300", PUBLIC_URL: "https://mcp.acme.example", ALLOWED_HOSTS: "mcp.acme.example" });
@@ -19,17 +23,28 @@ describe("npm run customer", () => {
     expect(c.kv_namespaces).toEqual([{ binding: "OAUTH_KV", id: "fedcba9876543210fedcba9876543210" }]);
     expect(c.durable_objects).toBeDefined(); // inherited from wrangler.toml
     expect(built.secrets).toEqual(["API_KEYS", "OAUTH_ADMIN_PASSWORD"]);
-    // The whole upload, Pyodide's wasm and standard library included, not index.js alone; within the 64 MiB limit.
-    expect(built.modules).toBeGreaterThan(1);
-    expect(built.bundleBytes).toBeGreaterThan(10 * 1024 * 1024);
-    expect(built.bundleBytes).toBeLessThan(WORKER_SIZE_LIMIT_BYTES);
+    // Its groups offer no Python and it uses Hyperdrive: the bundle has neither Pyodide nor the Neon driver.
+    expect(built.modules).toEqual(["index.js", "re2js.js.txt"]);
+    expect(built.inputs.filter((f) => /pyodide|@neondatabase|sandbox\/python\/run\.ts|worker\/db\/neon\.ts/.test(f))).toEqual([]);
+    expect(built.inputs.some((f) => f.endsWith("sandbox/python/absent.ts"))).toBe(true);
+    expect(built.inputs.some((f) => f.endsWith("worker/db/neon-absent.ts"))).toBe(true);
+    // wrangler's own total (index.js and re2js): Pyodide alone was ~13 MB.
+    expect(built.bundleBytes).toBeGreaterThan(1024 * 1024);
+    expect(built.bundleBytes).toBeLessThan(4 * 1024 * 1024);
+    expect(built.gzipBytes).toBeLessThan(built.bundleBytes);
   });
 
   it("builds a Neon customer without a Hyperdrive binding", { timeout: 60_000 }, () => {
-    const built = buildCustomer("globex", example("globex"));
+    const built = buildCustomer("globex", example("globex"), { outRoot });
     expect((built.config as { hyperdrive?: unknown }).hyperdrive).toBeUndefined();
     expect((built.config as { vars: Record<string, string> }).vars.DB_DRIVER).toBe("neon");
     expect(built.secrets).toEqual(["API_KEYS", "DATABASE_URL"]);
+    // All groups (Python) and the Neon driver: the whole upload, Pyodide's wasm and standard library included; within the 64 MiB limit.
+    expect(built.modules).toEqual(expect.arrayContaining(["index.js", "pyodide.asm.wasm.bin", "python_stdlib.zip.bin", "pyodide.asm.mjs.txt", "pyodide.mjs.txt"]));
+    expect(built.inputs.some((f) => f.includes("node_modules/@neondatabase/serverless/"))).toBe(true);
+    expect(built.inputs.some((f) => f.endsWith("sandbox/python/run.ts"))).toBe(true);
+    expect(built.bundleBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(built.bundleBytes).toBeLessThan(WORKER_SIZE_LIMIT_BYTES);
   });
 
   it("refuses an invalid customer file with the field named", () => {

@@ -8,8 +8,8 @@
  * the real connections behind it.
  */
 import pg from "pg";
-import { Client as NeonClient } from "@neondatabase/serverless";
-import type { Config } from "../config";
+import { NeonClient } from "#neon-driver";
+import { NEON_MISSING, type Config } from "../config";
 import { Pipeline, toRowSet, type PipelineError } from "./pipeline";
 import { learnTypeName, typeName } from "./values";
 import { enforceCallerRole, enforcePosture, learnPosture, POSTURE_ROLES, UnsafeRoleError } from "./posture";
@@ -186,6 +186,8 @@ function createClient(config: Config, env: Env, opts: SessionOptions): PgLikeCli
   const application_name = opts.applicationName ?? "pg-mcp";
   const role = opts.identity?.role;
   if (config.driver === "neon") {
+    // getConfig refuses DB_DRIVER=neon on a bundle built without the driver (neonMissing in config.ts).
+    if (!NeonClient) throw new Error(NEON_MISSING);
     const client = new NeonClient({ connectionString: role ? roleConnectionString(config, env, role) : config.databaseUrl, application_name, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
     if (config.neonWsProxy) {
       // Local testing: plain ws to a ws-to-TCP proxy. Pipelining must be off, or SCRAM fails.

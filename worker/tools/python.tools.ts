@@ -6,6 +6,11 @@
 import { z } from "zod";
 import { defineTool, type ToolAnnotations, type ToolContext } from "./registry";
 import { CodeOutput, callerApi, programConfig, runSandboxed } from "./codemode.tools";
+import { ToolError } from "./errors";
+
+/** What a deployment whose bundle has no Pyodide answers, if its configuration lists the tool anyway. */
+export const PYTHON_MISSING =
+  'this deployment was built without Python (Pyodide): its configuration did not offer pg_code_run_python when it was built. Build and deploy it again with "code" in its tool groups and PYTHON not "false" (npm run deploy, or npm run customer)';
 
 const MAX_TIMEOUT_MS = 60_000;
 /** Pyodide's interrupt checks come every few hundred bytecodes: about 10^9 bytecodes. */
@@ -35,7 +40,9 @@ function handler(args: z.infer<typeof PythonInput>, ctx: ToolContext) {
     truncatedNote: "[output truncated]",
     run: async (rc, timeoutMs) => {
       // Imported on use: the assets are Worker module imports, and the registry must stay importable from Node.
-      const { runPython } = await import("../../sandbox/python/run");
+      // A bundle built without Pyodide resolves #python-runtime to sandbox/python/absent.ts (no runPython).
+      const { runPython } = await import("#python-runtime");
+      if (!runPython) throw new ToolError("python_not_in_bundle", PYTHON_MISSING);
       return runPython({ ...rc, config: programConfig(rc.config) }, args.code, { timeoutMs, maxCalls: cfg.maxDbCalls, maxResultBytes: cfg.maxResultBytes, limits: { checks: CHECK_BUDGET, timeMs: timeoutMs, heapBytes: HEAP_BYTES, fileBytes: FILE_BYTES, logChars: 20_000 }, api: callerApi(rc.config, rc.principal.scopes).entries });
     },
   });
