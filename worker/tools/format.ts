@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { RowSet } from "../db/session";
 import { tsvRow } from "../db/values";
+import type { RowsPlacement } from "../config";
 
 export const RowSetSchema = z.object({
   command: z.string(),
@@ -25,4 +26,23 @@ export function renderRowSet(rs: RowSet): string {
   if (rs.truncated) parts.push(`[${rs.rows.length} rows shown, more exist; next page: offset=${rs.nextOffset}]`);
   else if (rs.columns.length === 0 || rs.command !== "SELECT") parts.push(`[${rs.command}${rs.rowCount !== null ? ` ${rs.rowCount}` : ""}]`);
   return parts.join("\n");
+}
+
+/** One row-set answer with its rows placed (config.ts RowsPlacement); `text` is the tool's rendering (TSV, possibly in data boundaries). */
+export function placeRows(rs: RowSet, text: string, placement: RowsPlacement): { structured: Omit<RowSet, "rows"> & { rows?: unknown[][] }; text: string } {
+  switch (placement) {
+    case "both":
+      return { structured: rs, text };
+    case "text": {
+      const { rows: _, ...rest } = rs;
+      return { structured: rest, text };
+    }
+    case "structured": {
+      // A statement without a result (INSERT 3) has no rows to move: its text is its command tag.
+      if (rs.columns.length === 0) return { structured: rs, text };
+      // No database text here (column names included): it needs no data boundaries.
+      const more = rs.truncated ? `, more exist; next page: offset=${rs.nextOffset}` : "";
+      return { structured: rs, text: `[${rs.command} ${rs.rows.length} rows of ${rs.columns.length} columns${more}: the rows are in structuredContent.rows]` };
+    }
+  }
 }
