@@ -80,6 +80,8 @@ export class AuditLog extends DurableObject<Env> {
   }
 
   list(q: AuditQuery = {}): AuditEntry[] {
+    // Asked without ever having stored anything (the legacy object of a deployment that never had one): nothing, and no storage created.
+    if (!this.#ready && ![...this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'")].length) return [];
     this.#init();
     const where: string[] = [];
     const args: unknown[] = [];

@@ -11,6 +11,14 @@ export const callerLimitsName = (principalId: string) => `caller:${principalId}`
 /** A caller's audit shard. */
 export const auditShardName = (principalId: string) => `caller:${principalId}`;
 
+/**
+ * The single audit object of deployments from before the log was sharded per
+ * caller (wrangler.toml migration v1). It is not in the AuditIndex, so
+ * listings ask it by this name as well, and entries recorded before the
+ * upgrade stay readable.
+ */
+export const LEGACY_AUDIT_NAME = "audit";
+
 /** The one object for what the whole deployment caps (request slots, open transactions, running programs). */
 export const DEPLOYMENT_LIMITS_NAME = "deployment";
 

@@ -27,6 +27,7 @@ import { inTransactionExecutor } from "../worker/db/tx-executor";
 import { identitySettings, type DbIdentity } from "../worker/db/identity";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
+import { CLAIM_WITH_OUTCOME_SQL, encodeOutcome, reusedError, type IdempotencyClaim } from "../worker/db/idempotency";
 
 export type Isolation = "read committed" | "repeatable read" | "serializable";
 
@@ -75,7 +76,20 @@ export type TxOp = (
   callName?: string;
 };
 
-export type TxControl = { kind: "commit" } | { kind: "rollback" } | { kind: "savepoint"; name: string } | { kind: "release"; name: string } | { kind: "rollback_to"; name: string };
+export type TxControl = { kind: "commit"; idempotency?: IdempotencyClaim } | { kind: "rollback" } | { kind: "savepoint"; name: string } | { kind: "release"; name: string } | { kind: "rollback_to"; name: string };
+
+/** What a COMMIT answers. */
+export interface CommitAnswer {
+  state: string;
+  /** A retry of a keyed COMMIT that committed: when the first call committed it (ISO 8601). */
+  replayed?: string;
+  /**
+   * A keyed COMMIT whose outcome is unknown here: the key's row in the
+   * database tells (worker/tools/tx.tools.ts settles it on the caller's
+   * connection, keyed by its login).
+   */
+  settle?: { xid?: string };
+}
 
 type Outcome = "committed" | "rolled back" | "unknown";
 
@@ -88,6 +102,8 @@ interface Persisted {
   outcome?: Outcome;
   /** The transaction's id in PostgreSQL (txid), read before COMMIT when it had written anything. */
   xid?: string;
+  /** The idempotency key's token recorded in the transaction before COMMIT, and when. */
+  key?: { token: string; at: string };
 }
 
 /** How long learning a lost COMMIT's fate may take (a fresh connection, then txid_status until it is not "in progress"). */
@@ -206,7 +222,12 @@ export class TxSession extends DurableObject {
     }
   }
 
-  async control(owner: string, c: TxControl): Promise<TxResult<{ state: string }>> {
+  async control(owner: string, c: TxControl): Promise<TxResult<CommitAnswer>> {
+    if (c.kind === "commit" && c.idempotency) return this.#keyedAnswer(c.idempotency, await this.#control(owner, c));
+    return this.#control(owner, c);
+  }
+
+  async #control(owner: string, c: TxControl): Promise<TxResult<CommitAnswer>> {
     const refused = (await this.#check(owner)) ?? this.#endingNow();
     if (refused) return refused;
     this.#lastActivity = Date.now();
@@ -215,7 +236,7 @@ export class TxSession extends DurableObject {
     try {
       switch (c.kind) {
         case "commit":
-          return await this.#commit(session);
+          return await this.#commit(session, c.idempotency);
         case "rollback":
           // Lost or not, a transaction that is not committed is rolled back: the server ends it with the connection.
           await session.query("ROLLBACK").catch((e) => {
@@ -247,8 +268,27 @@ export class TxSession extends DurableObject {
     }
   }
 
-  async #commit(session: DbSession): Promise<TxResult<{ state: string }>> {
+  /**
+   * A keyed COMMIT that did not succeed now: if this transaction's COMMIT
+   * recorded the same key, answer from that (a retry after a lost answer):
+   * committed is a replay, unknown is settled by the key's row. Otherwise
+   * (rolled back, another key, no key) the answer stands.
+   */
+  async #keyedAnswer(claim: IdempotencyClaim, r: TxResult<CommitAnswer>): Promise<TxResult<CommitAnswer>> {
+    if (r.ok) return r;
+    const p = await this.ctx.storage.get<Persisted>(STATE_KEY);
+    if (p?.state !== "closed" || p.key?.token !== claim.token) return r;
+    if (p.outcome === "committed") return { ok: true, value: { state: "committed", replayed: p.key.at } };
+    if (p.outcome === "unknown") return { ok: true, value: { state: "commit_unknown", settle: p.xid ? { xid: p.xid } : {} } };
+    return r;
+  }
+
+  async #commit(session: DbSession, claim?: IdempotencyClaim): Promise<TxResult<CommitAnswer>> {
     const txId = this.#lease!.tx;
+    if (claim && this.#lease!.readOnly) {
+      this.#ending = undefined;
+      return { ok: false, error: { code: "idempotency_not_applicable", message: `idempotency_key does not apply here: transaction ${txId} is read only, so its COMMIT keeps nothing a retry could repeat`, hint: "call pg_tx_commit again without idempotency_key" } };
+    }
     if (this.#aborted) {
       // COMMIT of an aborted transaction is a rollback in PostgreSQL (and a lost connection rolls it back too): say so rather than "committed".
       await session.query("COMMIT").catch(() => {});
@@ -257,7 +297,19 @@ export class TxSession extends DurableObject {
       return { ok: true, value: { state } };
     }
     let xid: string | undefined;
+    let key: Persisted["key"];
     try {
+      if (claim) {
+        // The key's row, written in the transaction: after COMMIT it is there if and only if the transaction committed.
+        const at = new Date().toISOString();
+        const status = (await session.query<{ status: string }>(CLAIM_WITH_OUTCOME_SQL, [claim.token, claim.tool, claim.argsHash, encodeOutcome({ state: "committed" })])).rows[0]?.status;
+        if (status !== "claimed") {
+          // Used before, by another transaction's COMMIT: this one stays open, untouched.
+          this.#ending = undefined;
+          return { ok: false, error: toErrorInfo(reusedError("pg_tx_commit")) };
+        }
+        key = { token: claim.token, at };
+      }
       // Null when the transaction wrote nothing: then a lost COMMIT loses nothing.
       xid = (await session.query<{ xid: string | null }>("select txid_current_if_assigned()::text as xid")).rows[0]?.xid ?? undefined;
     } catch (e) {
@@ -267,7 +319,7 @@ export class TxSession extends DurableObject {
       return { ok: false, error };
     }
     const persisted = (await this.ctx.storage.get<Persisted>(STATE_KEY))!;
-    await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "committing", ...(xid ? { xid } : {}) });
+    await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "committing", ...(xid ? { xid } : {}), ...(key ? { key } : {}) });
     try {
       await session.query("COMMIT");
     } catch (e) {

@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, matchesGlob } from "node:path";
-import type { V4MiniflareOptions, V4ModuleDefinition } from "miniflare";
+import type { Miniflare, V4MiniflareOptions, V4ModuleDefinition } from "miniflare";
 import { freePort } from "./ports";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
@@ -27,6 +27,11 @@ export interface RunningWorker {
   /** The MCP endpoint. */
   mcpUrl: string;
   stop(): Promise<void>;
+  /**
+   * Miniflare only: a Durable Object namespace of the running Worker, reached
+   * from Node (tests that must see or seed an object's state from outside).
+   */
+  durableObjects?(binding: string): ReturnType<Miniflare["getDurableObjectNamespace"]>;
 }
 
 export interface StartWorkerOptions {
@@ -93,7 +98,12 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
   };
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = (await mf.ready).origin;
-  return { url, mcpUrl: `${url}/mcp`, stop: () => mf.dispose() };
+  return {
+    url,
+    mcpUrl: `${url}/mcp`,
+    stop: () => mf.dispose(),
+    durableObjects: (binding) => mf.getDurableObjectNamespace(binding),
+  };
 }
 
 type ModuleRule = { type: V4ModuleDefinition["type"]; include: string[] };

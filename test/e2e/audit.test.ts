@@ -8,6 +8,7 @@
 import { describe, expect, inject, it } from "vitest";
 import { call, connectClient, ok, rawText } from "../support/mcp";
 import { observer, uniqueName } from "../support/db";
+import { startWorker } from "../../scripts/lib/worker";
 
 type Entry = { principal: string; tool: string; action: string; outcome: string; error?: string; actionHash: string; detail?: Record<string, unknown> };
 
@@ -105,4 +106,33 @@ describe("audit: a failing audit store fails the call", () => {
     expect(r.structuredContent).toMatchObject({ rows: [[7]] });
     await client.close();
   });
+});
+
+describe("audit: a deployment upgraded from the single audit object", () => {
+  it("entries in the pre-sharding object are still listed, across callers and for their principal", async () => {
+    const worker = await startWorker({ databaseUrl: inject("serverDatabaseUrl"), vars: { AUTH_MODE: "none" } });
+    try {
+      // Before the log was sharded, every entry went to one object named "audit", which is in no index.
+      // Seeding it through today's record() registers the name it is given, so it is given another one:
+      // the object named "audit" then holds an entry that the index does not list, as after an upgrade.
+      const ns = (await worker.durableObjects!("AUDIT_LOG")) as unknown as { idFromName(n: string): unknown; get(id: unknown): { record(shard: string, e: Entry & { at: string; durationMs: number }): Promise<void> } };
+      const old = { at: "2026-01-02T03:04:05.000Z", principal: "key:0123456789abcdef", tool: "pg_query_write", action: "insert into before_upgrade values (1)", actionHash: "0".repeat(64), outcome: "ok", durationMs: 3 };
+      await ns.get(ns.idFromName("audit")).record("not-the-legacy-name", old);
+
+      const client = await connectClient(worker.mcpUrl);
+      try {
+        const all = await ok<{ entries: Entry[] }>(client, "pg_audit_log", { limit: 1000 });
+        expect(all.entries.filter((e) => e.action === old.action)).toEqual([expect.objectContaining({ principal: old.principal, at: old.at })]);
+        const one = await ok<{ entries: Entry[] }>(client, "pg_audit_log", { principal: old.principal });
+        expect(one.entries.map((e) => e.action)).toEqual([old.action]);
+        // Another caller's listing does not get it.
+        const other = await ok<{ entries: Entry[] }>(client, "pg_audit_log", { principal: "key:fedcba9876543210" });
+        expect(other.entries).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await worker.stop();
+    }
+  }, 120_000);
 });

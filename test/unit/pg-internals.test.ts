@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { join, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 import pg from "pg";
+import { Client as NeonClient } from "@neondatabase/serverless";
 import Result from "pg/lib/result.js";
 import { prepareValue } from "pg/lib/utils.js";
 import { wireTypes } from "../../worker/db/values";
@@ -20,6 +21,8 @@ const require = createRequire(import.meta.url);
 /** The `pg` release these pins were read against, line by line, in lib/client.js, lib/connection.js and lib/result.js. */
 const VERIFIED_PG = "8.23";
 const VERIFIED_PG_PROTOCOL = "1.16";
+/** The Neon driver bundles its own copy of pg's Client and Connection; the release whose copy was checked below. */
+const VERIFIED_NEON = "1.2";
 
 const pgVersion: string = require("pg/package.json").version;
 /** pg-protocol as pg itself resolves it (its exports hide package.json, so read the file beside its entry point). */
@@ -161,5 +164,93 @@ describe("pg internals the pipeline relies on", () => {
         expect(clientSource, `pg.Client no longer emits '${event}'; ${SESSION} openSession listens for it`).toContain(`this.emit('${event}'`);
       }
     });
+  });
+});
+
+/**
+ * The pipeline drives whichever Client the session opened: pg's, or the copy
+ * of it bundled (minified) inside @neondatabase/serverless. The same contract
+ * is exercised on both, by behaviour rather than by reading source, so an
+ * upgrade of either that changes it fails here.
+ */
+describe.each([
+  // The Neon copy is an older pg: its sync() sends a Flush before the Sync (harmless to the pipeline, which waits for ReadyForQuery either way).
+  ["pg", pg.Client as unknown as new (c: unknown) => unknown, ["P", "B", "D", "E", "S", "f"]],
+  ["@neondatabase/serverless", NeonClient as unknown as new (c: unknown) => unknown, ["P", "B", "D", "E", "H", "S", "f"]],
+] as const)("%s Client, as the pipeline drives it", (driver, ClientClass, wireOrder) => {
+  type Call = [string, unknown[]];
+  const recorder = (calls: Call[]) =>
+    new Proxy({}, { get: (_t, k) => (k === "then" ? undefined : (...a: unknown[]) => void calls.push([String(k), a])) }) as Record<string, unknown>;
+  const newClient = () =>
+    new ClientClass({ connectionString: "postgres://u@127.0.0.1:1/d" }) as {
+      connection: { emit(ev: string, msg: unknown): void; stream: unknown };
+      query(q: unknown): unknown;
+      activeQuery: unknown;
+      readyForQuery: boolean;
+      _connected: boolean;
+      _connecting: boolean;
+      _attachListeners(con: unknown): void;
+      _pulseQueryQueue(): void;
+    };
+
+  if (driver !== "pg") {
+    it(`is the release whose bundled copy of pg was checked (${VERIFIED_NEON}.x)`, () => {
+      // Its exports hide package.json: read the file beside its entry point.
+      const entry = require.resolve("@neondatabase/serverless");
+      const version: string = JSON.parse(readFileSync(join(entry, "..", "package.json"), "utf8")).version;
+      expect(minor(version), `@neondatabase/serverless is now ${version}; its bundled copy of pg was checked at ${VERIFIED_NEON}.x. Run this file and test/e2e/neon.test.ts, then update VERIFIED_NEON.`).toBe(VERIFIED_NEON);
+    });
+  }
+
+  it("takes a submittable as its query and calls submit(connection) when the connection is ready", () => {
+    const c = newClient();
+    const calls: Call[] = [];
+    const sub = recorder(calls);
+    expect(c.query(sub), `${driver} Client.query no longer returns the submittable it was given; ${SESSION} runPipelined relies on it`).toBe(sub);
+    c.readyForQuery = true;
+    c._connected = true;
+    c._pulseQueryQueue();
+    expect(calls.map(([k, a]) => [k, a[0] === c.connection]), `${driver} Client no longer calls submit(this.connection) on the active query; ${PIPELINE} submit(connection) writes there`).toEqual([["submit", true]]);
+  });
+
+  it("routes each protocol message to the active query's handler, with the arguments the pipeline implements", () => {
+    const c = newClient();
+    c._attachListeners(c.connection);
+    const calls: Call[] = [];
+    const q = recorder(calls);
+    const msg = { from: "server" };
+    for (const ev of ["rowDescription", "dataRow", "portalSuspended", "commandComplete", "emptyQuery", "copyInResponse", "copyData", "errorMessage", "readyForQuery"]) {
+      c.activeQuery = q;
+      c._connecting = false;
+      c.connection.emit(ev, msg);
+    }
+    const seen = calls.map(([k, a]) => `${k}(${a.map((x) => (x === msg ? "msg" : x === c.connection ? "connection" : typeof x)).join(", ")})`);
+    expect(seen, `${driver} Client now dispatches protocol messages differently; ${PIPELINE} implements exactly these methods with these arguments`).toEqual([
+      "handleRowDescription(msg)",
+      "handleDataRow(msg)",
+      "handlePortalSuspended(connection)",
+      "handleCommandComplete(msg, connection)",
+      "handleEmptyQuery(connection)",
+      "handleCopyInResponse(connection)",
+      "handleCopyData(msg, connection)",
+      "handleError(msg, connection)",
+      "handleReadyForQuery(connection)",
+    ]);
+  });
+
+  it("its Connection writes Parse/Bind/Describe/Execute/Sync/CopyFail to .stream as separate writes", () => {
+    const c = newClient();
+    const proto = Object.getPrototypeOf(c.connection) as Record<string, (...a: unknown[]) => void>;
+    const writes: Uint8Array[] = [];
+    const con = Object.assign(Object.create(proto), c.connection, { stream: { writable: true, write: (b: Uint8Array) => (writes.push(b), true), on() {}, once() {} } });
+    con.parse({ text: "select $1" });
+    con.bind({ values: [5], valueMapper: (v: unknown) => String(v) });
+    con.describe({ type: "P" });
+    con.execute({ rows: 11 });
+    con.sync();
+    con.sendCopyFail("no");
+    expect(writes.map((w) => String.fromCharCode(w[0]!)), `${driver}'s Connection no longer sends the protocol bytes ${PIPELINE} expects, one write each`).toEqual(wireOrder);
+    const exec = Buffer.from(writes[3]!);
+    expect(exec.readInt32BE(exec.length - 4), `${driver}'s execute({ rows }) no longer sends the row limit; ${PIPELINE}'s maxRows+1 depends on it`).toBe(11);
   });
 });

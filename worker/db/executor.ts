@@ -14,11 +14,18 @@ import type { DbSession, RowSet, RunLimits } from "./session";
 import { runningName } from "./tags";
 import type { DbIdentity } from "./identity";
 import { actingAs } from "./permission";
+import { beginStatement, claimFailed, failedAtClaim, recordAndCommit, type IdempotencyClaim } from "./idempotency";
 
 export interface WriteOptions {
   /** Run and roll back (EXPLAIN ANALYZE of a write, dry runs). @default false */
   rollback?: boolean;
   limits?: Partial<RunLimits>;
+  /**
+   * Record this key with the write, in its transaction (db/idempotency.ts): a
+   * retry with the same key returns the first outcome (`replayed` set) and
+   * runs nothing. Not with `rollback`, nor inside a held transaction.
+   */
+  idempotency?: IdempotencyClaim;
 }
 
 export interface ReadOptions {
@@ -116,6 +123,8 @@ export interface ScriptOptions {
   atomic: boolean;
   readOnly: boolean;
   limits?: Partial<RunLimits>;
+  /** As WriteOptions.idempotency; only for an atomic script that writes. */
+  idempotency?: IdempotencyClaim;
 }
 
 export interface ScriptOutcome {
@@ -123,6 +132,8 @@ export interface ScriptOutcome {
   results: RowSet[];
   /** Set when a statement failed: its index and the error (a pg error or a ToolError). */
   failure?: { index: number; error: unknown };
+  /** A replay of an idempotency key: when the first call ran (ISO 8601). Nothing ran now. */
+  replayed?: string;
 }
 
 export function toObjects<T>(rs: RowSet): T[] {
@@ -194,6 +205,7 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
     },
     async write(sql, params = [], opts = {}) {
       const db = await session();
+      if (opts.idempotency && !opts.rollback) return keyedWrite(db, sql, params, opts.idempotency, limitsOf(opts.limits));
       return actingAs(config, undefined, sql, () => db.run(sql, params, limitsOf(opts.limits), transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.rollback, runningName: named(db), identity })), identity?.role);
     },
     async standalone(sql, params = []) {
@@ -227,7 +239,16 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
       }
       const db = await session();
       const wrap = transactionWrap({ readOnly: opts.readOnly, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: !opts.readOnly, role: opts.readOnly ? config.readRole : undefined, runningName: named(db), identity });
-      await db.query(wrap.before!.join("; "));
+      const claim = opts.readOnly ? undefined : opts.idempotency;
+      if (claim) {
+        try {
+          await db.query([...wrap.before!, beginStatement(claim)].join("; "));
+        } catch (e) {
+          await db.query("ROLLBACK").catch(() => {});
+          const first = await claimFailed<RowSet[]>(db, claim, e);
+          return { results: first.value, replayed: first.at };
+        }
+      } else await db.query(wrap.before!.join("; "));
       const role = opts.readOnly ? config.readRole : undefined;
       for (let index = 0; index < statements.length; index++) {
         call?.progress(`statement ${index + 1} of ${statements.length}`);
@@ -239,9 +260,41 @@ export function requestExecutor(config: Config, open: () => Promise<DbSession>, 
           return { results, failure: { index, error } };
         }
       }
-      await db.query(wrap.after!.join("; "));
+      await db.query(claim ? recordAndCommit(claim, results) : wrap.after!.join("; ")).catch(async (e) => {
+        if (!db.lostReason) await db.query("ROLLBACK").catch(() => {});
+        throw e;
+      });
       return { results };
     },
   };
+
+  /**
+   * A write that records its idempotency key: the claim rides in the write's
+   * round trip, the outcome and COMMIT follow in a second (the outcome is
+   * known only then). Any failure before COMMIT rolls back the key with the write.
+   */
+  async function keyedWrite(db: DbSession, sql: string, params: unknown[], claim: IdempotencyClaim, limits: RunLimits): Promise<RowSet> {
+    const wrap = transactionWrap({ readOnly: false, statementTimeoutMs: timeout, lockTimeoutMs: config.lockTimeoutMs, commit: false, runningName: named(db), identity });
+    const before = [...wrap.before!, beginStatement(claim)];
+    let rs: RowSet;
+    try {
+      rs = await actingAs(config, undefined, sql, () => db.run(sql, params, limits, { before, after: [], onError: "ROLLBACK" }), identity?.role);
+    } catch (e) {
+      if (failedAtClaim(e, before.length - 1)) {
+        const first = await claimFailed<RowSet>(db, claim, e);
+        return { ...first.value, replayed: first.at };
+      }
+      // The pipeline itself succeeded (an oversized row, a type lookup failed): the transaction is still open.
+      if (!db.lostReason) await db.query("ROLLBACK").catch(() => {});
+      throw e;
+    }
+    try {
+      await db.query(recordAndCommit(claim, rs));
+    } catch (e) {
+      if (!db.lostReason) await db.query("ROLLBACK").catch(() => {});
+      throw e;
+    }
+    return rs;
+  }
   return exec;
 }

@@ -32,6 +32,8 @@ export interface RowSet {
   truncated: boolean;
   /** Offset to pass to read the next page when truncated. */
   nextOffset?: number;
+  /** A replay of an idempotency key (db/idempotency.ts): when the first call ran (ISO 8601). Nothing ran now. */
+  replayed?: string;
 }
 
 export interface RunLimits {

@@ -10,7 +10,7 @@ import type { RequestContext } from "../context";
 import { sha256Hex } from "../auth/api-keys";
 import { knownPosture } from "../db/posture";
 import type { AuditEntry, AuditQuery } from "../../durable-objects/audit-log";
-import { auditIndex, auditShard, auditShardName } from "../../durable-objects/names";
+import { LEGACY_AUDIT_NAME, auditIndex, auditShard, auditShardName } from "../../durable-objects/names";
 
 /** The audit entry could not be written: the call must not report success. */
 export class AuditWriteError extends Error {
@@ -50,11 +50,14 @@ const LIST_FAN_OUT = 16;
  * with `principal`): the shards named by the index, each asked for its newest
  * `limit`, merged by time. One RPC per shard: a listing across callers costs
  * as many round trips as callers that have been audited, in parallel batches.
+ * The pre-sharding object (LEGACY_AUDIT_NAME) is always asked too, so an
+ * upgraded deployment's older entries stay in the log; for a deployment that
+ * never had one it answers empty without storing anything.
  */
 export async function listAudit(env: Env, q: AuditQuery): Promise<AuditEntry[]> {
   const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-  if (q.principal) return (await auditShard(env, q.principal).list({ ...q, limit })) as AuditEntry[];
-  const shards = (await auditIndex(env).shards()) as string[];
+  const shards = q.principal ? [auditShardName(q.principal)] : ((await auditIndex(env).shards()) as string[]);
+  if (!shards.includes(LEGACY_AUDIT_NAME)) shards.push(LEGACY_AUDIT_NAME);
   const all: AuditEntry[] = [];
   for (let i = 0; i < shards.length; i += LIST_FAN_OUT) {
     const batch = shards.slice(i, i + LIST_FAN_OUT);

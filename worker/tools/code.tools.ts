@@ -19,6 +19,7 @@ import { int } from "./catalog";
 import { ToolError } from "./errors";
 import { WRITE, defineTool, type ToolContext } from "./registry";
 import { requireEffectScope } from "./query.tools";
+import { idempotencyClaim, idempotencyKeySchema, notApplicable, replayedField, replayNote } from "./idempotency";
 
 const MAX_STATEMENTS = 500;
 const DEFAULT_ROWS_PER_STATEMENT = 20;
@@ -123,7 +124,7 @@ const StatementResultSchema = z.object({
   truncated: z.boolean().optional(),
 });
 
-const ScriptOutput = z.object({ statements: z.array(StatementResultSchema), transaction: z.boolean() });
+const ScriptOutput = z.object({ statements: z.array(StatementResultSchema), transaction: z.boolean(), replayed: replayedField });
 
 function renderStatement(i: number, rs: RowSet): string {
   const lines: string[] = [];
@@ -149,6 +150,7 @@ export const codeRunSqlScript = defineTool({
     transaction: z.boolean().optional().describe("all or nothing"),
     readOnly: z.boolean().optional().describe("reads only, rolled back"),
     maxRows: int(1, 1000).optional().describe(`per statement, default ${DEFAULT_ROWS_PER_STATEMENT}`),
+    idempotency_key: idempotencyKeySchema.describe("With transaction: true. A retry with the same key and arguments answers with the first outcome instead of running again (24 h). 8-128 of A-Za-z0-9_.:-"),
   }),
   output: ScriptOutput,
   annotations: WRITE,
@@ -166,8 +168,12 @@ export const codeRunSqlScript = defineTool({
     const transaction = args.transaction ?? false;
     const readOnly = args.readOnly ?? false;
     checkStatements(args.sql, statements, { transaction, readOnly }, ctx);
+    if (args.idempotency_key !== undefined && (readOnly || !transaction)) {
+      throw notApplicable(readOnly ? "a read-only script changes nothing" : "each statement commits on its own, so no one transaction can record the key; pass transaction: true");
+    }
     // One question for the whole script, before anything runs (a read-only script changes nothing).
     if (!readOnly) await ctx.confirm(destructiveStatements(statements));
+    const idempotency = await idempotencyClaim(ctx, "pg_code_run_sql_script", args);
 
     const limits = {
       maxRows: args.maxRows ?? DEFAULT_ROWS_PER_STATEMENT,
@@ -177,14 +183,14 @@ export const codeRunSqlScript = defineTool({
     try {
       outcome = await ctx.sql.script(
         statements.map((s) => s.text),
-        { atomic: transaction, readOnly, limits },
+        { atomic: transaction, readOnly, limits, ...(idempotency ? { idempotency } : {}) },
       );
     } catch (e) {
       // The statements ran; the closing COMMIT failed (a deferred constraint, say), which rolls everything back.
       if (isPgError(e)) throw new ScriptStatementError(e.code!, `COMMIT failed: ${e.message}`, undefined, [e.detail, "The transaction was rolled back: nothing was kept."].filter(Boolean).join(" "), e.hint, e.where);
       throw e;
     }
-    const { results, failure } = outcome;
+    const { results, failure, replayed } = outcome;
     if (failure) {
       const kept = readOnly
         ? "Read-only: nothing was kept."
@@ -218,8 +224,8 @@ export const codeRunSqlScript = defineTool({
     });
     const summary = `[${results.length} statement${results.length === 1 ? "" : "s"}; ${readOnly ? "read-only, rolled back" : transaction ? "committed as one transaction" : "each committed"}]`;
     return {
-      structured: { statements: out, transaction },
-      text: [...results.map((rs, i) => renderStatement(i, rs)), summary].join("\n"),
+      structured: { statements: out, transaction, ...(replayed ? { replayed } : {}) },
+      text: [...(replayed ? [replayNote(replayed)] : []), ...results.map((rs, i) => renderStatement(i, rs)), summary].join("\n"),
     };
   },
 });

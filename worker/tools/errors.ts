@@ -105,7 +105,7 @@ function lostInfo(message: string, commit: ConnectionLostError["commit"]): ToolE
       return {
         code: "commit_unknown",
         message: `${message}; the COMMIT was sent and its answer never came, so the write may or may not have been committed`,
-        hint: "do not retry blindly: read the rows the write would have changed to learn whether it committed, then retry only if it did not",
+        hint: "do not retry blindly: read the rows the write would have changed to learn whether it committed, then retry only if it did not (a call sent with an idempotency_key can simply be retried with the same key: it answers with the first outcome, or runs if nothing was committed)",
       };
     case "committed":
       return { code: "connection_lost", message: `${message}; the write was committed (its COMMIT was acknowledged) but the rest of the answer was lost`, hint: "do not retry: the write is in the database" };

@@ -13,6 +13,7 @@ import { needsOwnTransaction } from "../db/transaction";
 import { ToolError } from "./errors";
 import { RowSetSchema, renderRowSet } from "./format";
 import { READ, WRITE, defineTool, scopeAllows, type ToolContext } from "./registry";
+import { idempotencyClaim, idempotencyKeySchema, notApplicable, replayedField, replayNote } from "./idempotency";
 
 /** Bind parameter values: any JSON value (arrays bind as PostgreSQL arrays, objects as json text). */
 export const paramsSchema = z.array(z.unknown()).max(1000).optional().describe("Values for $1, $2, ...");
@@ -83,8 +84,8 @@ export const queryWrite = defineTool({
   title: "Run a write or DDL statement",
   description: "Run one INSERT/UPDATE/DELETE/MERGE or DDL statement and commit. Use $1.. with params for values. Returns the row count and any RETURNING rows.",
   scope: "write",
-  input: z.object({ sql: sqlSchema, params: paramsSchema }),
-  output: RowSetSchema,
+  input: z.object({ sql: sqlSchema, params: paramsSchema, idempotency_key: idempotencyKeySchema }),
+  output: RowSetSchema.extend({ replayed: replayedField }),
   annotations: WRITE,
   async handler(args, ctx) {
     const statement = oneStatement(args.sql);
@@ -97,10 +98,16 @@ export const queryWrite = defineTool({
       throw new ToolError("copy_not_supported", "COPY is not run by this server", "use INSERT ... SELECT / INSERT with params, or pg_query_read to read rows");
     }
     requireEffectScope(statement, ctx, "pg_query_write");
+    const alone = needsOwnTransaction(words);
+    if (args.idempotency_key !== undefined) {
+      if (ctx.sql.inTransaction) throw notApplicable("inside a held transaction nothing is kept before pg_tx_commit; pass the key to pg_tx_commit");
+      if (alone) throw notApplicable(`${words.slice(0, 2).join(" ").toUpperCase()} cannot run inside a transaction block, so no key can be recorded with it`);
+    }
     await ctx.confirm(statementDestructive(statement));
     const params = bindValues(args.params);
-    const rs = needsOwnTransaction(words) ? await ctx.sql.standalone(args.sql, params) : await ctx.sql.write(args.sql, params);
-    return { structured: rs, text: renderRowSet(rs) };
+    const idempotency = await idempotencyClaim(ctx, "pg_query_write", args);
+    const rs = alone ? await ctx.sql.standalone(args.sql, params) : await ctx.sql.write(args.sql, params, idempotency ? { idempotency } : {});
+    return { structured: rs, text: rs.replayed ? `${replayNote(rs.replayed)}\n${renderRowSet(rs)}` : renderRowSet(rs) };
   },
 });
 

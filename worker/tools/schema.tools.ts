@@ -36,11 +36,12 @@ import {
   typeSchema,
   type Row,
 } from "./catalog";
+import { INTERNAL_SCHEMA } from "../db/idempotency";
 import { ToolError } from "./errors";
 import { ADDITIVE, READ, WRITE, defineTool } from "./registry";
 
 /** Schemas a user rarely means: filtered out unless asked for by name. */
-export const USER_SCHEMA_SQL = (col: string) => `${col} not in ('pg_catalog', 'information_schema') and ${col} not like 'pg\\_toast%' and ${col} not like 'pg\\_temp%'`;
+export const USER_SCHEMA_SQL = (col: string) => `${col} not in ('pg_catalog', 'information_schema', '${INTERNAL_SCHEMA}') and ${col} not like 'pg\\_toast%' and ${col} not like 'pg\\_temp%'`;
 
 const LIST_KINDS = ["schema", "table", "view", "matview", "sequence", "function"] as const;
 

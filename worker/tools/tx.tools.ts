@@ -5,11 +5,14 @@
  */
 import { z } from "zod";
 import { deploymentLimits } from "../../durable-objects/names";
-import type { Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
+import type { CommitAnswer, Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
 import { callHolder, newTxId, TX_ID_PATTERN, txStub } from "../tx/remote";
 import { ToolError } from "./errors";
 import { defineTool, scopeAllows, type ToolAnnotations, type ToolContext } from "./registry";
 import { identifierSchema } from "../sql/ident";
+import { decodeOutcome, reusedError, SETTLE_SQL, type IdempotencyClaim } from "../db/idempotency";
+import { toObjects } from "../db/executor";
+import { idempotencyClaim, idempotencyKeySchema, replayedField, replayNote } from "./idempotency";
 
 const txId = z.string().regex(TX_ID_PATTERN, "a transaction id from pg_tx_begin");
 const STATE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
@@ -75,7 +78,7 @@ export const txBegin = defineTool({
 });
 
 async function control(ctx: ToolContext, tx: string, c: TxControl) {
-  return callHolder(tx, c.kind === "commit" ? "commit" : "call", async () => (await txStub(ctx.env, tx).control(ctx.principal.id, c)) as TxResult<{ state: string }>);
+  return callHolder(tx, c.kind === "commit" ? "commit" : "call", async () => (await txStub(ctx.env, tx).control(ctx.principal.id, c)) as TxResult<CommitAnswer>);
 }
 
 const StateOutput = z.object({ tx: z.string(), state: z.string() });
@@ -103,7 +106,44 @@ function controlTool(name: string, title: string, description: string, kind: TxC
 
 const FINAL: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
 
-export const txCommit = controlTool("pg_tx_commit", "Commit a transaction", "Commit and end the transaction.", "commit", false, FINAL);
+export const txCommit = defineTool({
+  name: "pg_tx_commit",
+  group: "tx",
+  title: "Commit a transaction",
+  description: "Commit and end the transaction. With idempotency_key, a retry (after a lost answer or commit_unknown) answers whether it committed.",
+  scope: "read",
+  input: z.object({ tx: txId, idempotency_key: idempotencyKeySchema }),
+  output: StateOutput.extend({ replayed: replayedField }),
+  annotations: FINAL,
+  audit: true,
+  untrusted: false,
+  async handler(args, ctx) {
+    const claim = await idempotencyClaim(ctx, "pg_tx_commit", args);
+    const r = await control(ctx, args.tx, { kind: "commit", ...(claim ? { idempotency: claim } : {}) });
+    const answer = r.settle && claim ? await settleByKey(ctx, args.tx, claim, r.settle.xid) : r;
+    const structured = { tx: args.tx, state: answer.state, ...(answer.replayed ? { replayed: answer.replayed } : {}) };
+    return { structured, text: `${answer.replayed ? `${replayNote(answer.replayed)}\n` : ""}${args.tx}: ${answer.state}` };
+  },
+});
+
+/**
+ * A keyed COMMIT whose outcome its holder could not learn: the key's row was
+ * written in the transaction just before COMMIT, so the row is there if and
+ * only if it committed. The lookup waits for a backend still committing it.
+ */
+async function settleByKey(ctx: ToolContext, tx: string, claim: IdempotencyClaim, xid: string | undefined): Promise<CommitAnswer> {
+  let row: { tool: string; args_hash: string; outcome: string | null; at_ms: number } | undefined;
+  try {
+    [row] = toObjects<NonNullable<typeof row>>(await ctx.sql.write(SETTLE_SQL, [claim.token], { rollback: true }));
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ToolError("commit_unknown", `transaction ${tx}: its COMMIT's outcome is not known yet, and its idempotency key could not be read (${why})`, `retry pg_tx_commit with the same idempotency_key shortly; do not commit again${xid ? `; or check with select pg_xact_status('${xid}'::xid8)` : ""}`);
+  }
+  if (!row) throw new ToolError("tx_closed", `transaction ${tx} was rolled back: its connection was lost at COMMIT, and its idempotency key was never committed`, "nothing was committed: begin a new transaction and retry");
+  if (row.args_hash !== claim.argsHash) throw reusedError("pg_tx_commit");
+  const first = decodeOutcome<{ state: string }>(row);
+  return { state: first?.value.state ?? "committed", replayed: first?.at ?? new Date(Number(row.at_ms)).toISOString() };
+}
 export const txRollback = controlTool("pg_tx_rollback", "Roll back a transaction", "Roll back and end the transaction.", "rollback", false, { ...FINAL, idempotentHint: true });
 export const txSavepoint = controlTool("pg_tx_savepoint", "Set a savepoint", "SAVEPOINT name inside the transaction.", "savepoint", true, STATE);
 export const txRelease = controlTool("pg_tx_release", "Release a savepoint", "RELEASE SAVEPOINT name.", "release", true, STATE);

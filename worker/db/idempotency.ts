@@ -1,0 +1,294 @@
+/**
+ * Idempotency keys: a write sent with a key records the key in the same
+ * transaction as the write, so a client that never saw the answer can retry
+ * and get the first outcome instead of writing twice.
+ *
+ * The record lives in a table the product owns, `pgmcp_internal.idempotency_keys`,
+ * created on first use by the server's role. Nobody but its owner can read or
+ * write the table: callers reach it only through SECURITY DEFINER functions
+ * that key every row by `session_user` as well as by the key's token. The
+ * session user is the login: the server's role for callers that share it,
+ * the caller's own role under per-caller identity (db/identity.ts), which
+ * cannot change it. So a caller role never reaches another role's keys, and
+ * the read role (which the functions are not granted to) reaches none.
+ *
+ * A write with a key (requestExecutor, db/executor.ts):
+ *
+ *   BEGIN ...; SELECT idempotency_begin(token, tool, args_hash); <statement>     one round trip
+ *   SELECT idempotency_record(token, outcome); COMMIT                            a second one
+ *
+ * idempotency_begin inserts the key first, so a concurrent call with the same
+ * key waits on the unique index until the first one ends: if it committed,
+ * the second finds its row and answers with its outcome (SQLSTATE PM001,
+ * nothing of the second ran); if it rolled back, the second runs. The same
+ * key with other arguments is refused (PM002). A failed write rolls back its
+ * key with it, so its retry runs again. Keys expire after
+ * IDEMPOTENCY_TTL_HOURS; each new key removes a few expired ones.
+ */
+import type { Config } from "../config";
+import { escapeLiteral } from "./identity";
+import { ConnectionLostError, openSession, type DbSession, type RowSet } from "./session";
+import type { PipelineError } from "./pipeline";
+import { ToolError } from "../tools/errors";
+
+/** The product's own schema; listings leave it out (tools/schema.tools.ts USER_SCHEMA_SQL). */
+export const INTERNAL_SCHEMA = "pgmcp_internal";
+/** How long a key answers retries. */
+export const IDEMPOTENCY_TTL_HOURS = 24;
+/** Expired keys removed by each new one: cleanup stays proportional to use, with no job to run. */
+const CLEANUP_PER_CLAIM = 16;
+/** The largest outcome kept for a replay (JSON characters); returned rows beyond it are left out of the replay. */
+export const MAX_STORED_OUTCOME_CHARS = 64_000;
+
+/** SQLSTATEs of idempotency_begin. */
+const REPLAY = "PM001";
+const REUSED = "PM002";
+const LOCK_NOT_AVAILABLE = "55P03";
+const QUERY_CANCELED = "57014";
+
+/** What a keyed call carries to the database: never the key itself, nor the caller's id. */
+export interface IdempotencyClaim {
+  /** Hex SHA-256 of the caller's principal id and the key. */
+  token: string;
+  tool: string;
+  /** Hex SHA-256 of the tool and its other arguments. */
+  argsHash: string;
+}
+
+/** A stored first outcome, as a replay returns it. */
+export interface Replayed<T> {
+  value: T;
+  /** When the first call ran (ISO 8601). */
+  at: string;
+}
+
+/** Marks the schema as complete: set last, in the same transaction as everything else. */
+const VERSION = "pg-mcp idempotency keys v1";
+const TTL = `interval '${IDEMPOTENCY_TTL_HOURS} hours'`;
+const T = `${INTERNAL_SCHEMA}.idempotency_keys`;
+const DEFINER = "LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp";
+const FUNCTIONS = ["idempotency_claim(text, text, text, text)", "idempotency_begin(text, text, text)", "idempotency_record(text, text)", "idempotency_get(text)", "idempotency_settle(text)"];
+
+/**
+ * Creates (or completes) the schema. Run by the server's role, which owns
+ * everything in it. `callerRoles`: this deployment's DATABASE_ROLES, which
+ * get the functions; `readRole` is refused everything explicitly, since
+ * roles.sql's default privileges would otherwise grant it SELECT and USAGE.
+ */
+export function idempotencyDdl(callerRoles: readonly string[], readRole: string | undefined): string {
+  const roles = `ARRAY[${callerRoles.map(escapeLiteral).join(", ")}]::text[]`;
+  return `
+SELECT pg_advisory_xact_lock(hashtext('${VERSION}'));
+CREATE SCHEMA IF NOT EXISTS ${INTERNAL_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${T} (
+  db_role name NOT NULL,
+  token text NOT NULL,
+  tool text NOT NULL,
+  args_hash text NOT NULL,
+  outcome text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (db_role, token)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON ${T} (created_at);
+
+-- 'claimed' (the key is this transaction's now), 'replay' (committed before, same arguments) or 'reused' (other arguments).
+-- A key held by a transaction in flight waits for it (the unique index): then it is claimed if that one rolled back.
+CREATE OR REPLACE FUNCTION ${INTERNAL_SCHEMA}.idempotency_claim(p_token text, p_tool text, p_args_hash text, p_outcome text DEFAULT NULL)
+RETURNS text ${DEFINER} AS $f$
+DECLARE
+  v_claimed boolean;
+  v_hash text;
+BEGIN
+  INSERT INTO ${T} AS k (db_role, token, tool, args_hash, outcome) VALUES (session_user, p_token, p_tool, p_args_hash, p_outcome)
+  ON CONFLICT (db_role, token) DO UPDATE SET tool = excluded.tool, args_hash = excluded.args_hash, outcome = excluded.outcome, created_at = now()
+    WHERE k.created_at < now() - ${TTL}
+  RETURNING true INTO v_claimed;
+  IF v_claimed THEN
+    DELETE FROM ${T} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${T} WHERE created_at < now() - ${TTL} LIMIT ${CLEANUP_PER_CLAIM} FOR UPDATE SKIP LOCKED));
+    RETURN 'claimed';
+  END IF;
+  SELECT k.args_hash INTO v_hash FROM ${T} k WHERE k.db_role = session_user AND k.token = p_token;
+  RETURN CASE WHEN v_hash = p_args_hash THEN 'replay' ELSE 'reused' END;
+END $f$;
+
+-- The claim as the first statement of a write: anything but 'claimed' stops the transaction before the write runs.
+CREATE OR REPLACE FUNCTION ${INTERNAL_SCHEMA}.idempotency_begin(p_token text, p_tool text, p_args_hash text)
+RETURNS void ${DEFINER} AS $f$
+DECLARE
+  v text := ${INTERNAL_SCHEMA}.idempotency_claim(p_token, p_tool, p_args_hash);
+BEGIN
+  IF v = 'replay' THEN
+    RAISE EXCEPTION 'idempotency key already used: answering with its first outcome' USING ERRCODE = '${REPLAY}';
+  ELSIF v = 'reused' THEN
+    RAISE EXCEPTION 'idempotency key already used with other arguments' USING ERRCODE = '${REUSED}';
+  END IF;
+END $f$;
+
+CREATE OR REPLACE FUNCTION ${INTERNAL_SCHEMA}.idempotency_record(p_token text, p_outcome text)
+RETURNS void ${DEFINER} AS $f$
+BEGIN
+  UPDATE ${T} SET outcome = p_outcome WHERE db_role = session_user AND token = p_token AND outcome IS NULL;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no idempotency key claimed in this transaction' USING ERRCODE = 'PM003';
+  END IF;
+END $f$;
+
+CREATE OR REPLACE FUNCTION ${INTERNAL_SCHEMA}.idempotency_get(p_token text)
+RETURNS TABLE (tool text, args_hash text, outcome text, at_ms float8)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$
+  SELECT k.tool, k.args_hash, k.outcome, extract(epoch FROM k.created_at) * 1000 FROM ${T} k
+  WHERE k.db_role = session_user AND k.token = p_token AND k.created_at >= now() - ${TTL}
+$f$;
+
+-- The committed row of a key, after waiting for a transaction that holds it uncommitted: nothing means it never committed.
+CREATE OR REPLACE FUNCTION ${INTERNAL_SCHEMA}.idempotency_settle(p_token text)
+RETURNS TABLE (tool text, args_hash text, outcome text, at_ms float8) ${DEFINER} AS $f$
+#variable_conflict use_column
+DECLARE
+  v_new boolean;
+BEGIN
+  INSERT INTO ${T} (db_role, token, tool, args_hash) VALUES (session_user, p_token, '', '') ON CONFLICT DO NOTHING RETURNING true INTO v_new;
+  IF v_new THEN
+    DELETE FROM ${T} k WHERE k.db_role = session_user AND k.token = p_token;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT * FROM ${INTERNAL_SCHEMA}.idempotency_get(p_token);
+END $f$;
+
+-- Only the owner touches the table. The functions are for the server's role (the owner) and this deployment's caller roles.
+DO $d$
+DECLARE
+  g text;
+  r text;
+BEGIN
+  FOR g IN SELECT DISTINCT a.grantee::regrole::text FROM pg_class c, aclexplode(c.relacl) a
+    WHERE c.oid = '${T}'::regclass AND a.grantee <> c.relowner AND a.grantee <> 0 LOOP
+    EXECUTE format('REVOKE ALL ON TABLE ${T} FROM %s', g);
+  END LOOP;
+  REVOKE ALL ON TABLE ${T} FROM PUBLIC;
+  REVOKE ALL ON SCHEMA ${INTERNAL_SCHEMA} FROM PUBLIC;
+  REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${INTERNAL_SCHEMA} FROM PUBLIC;
+  ${readRole ? `IF EXISTS (SELECT FROM pg_roles WHERE rolname = ${escapeLiteral(readRole)}) THEN
+    EXECUTE format('REVOKE ALL ON SCHEMA ${INTERNAL_SCHEMA} FROM %I', ${escapeLiteral(readRole)});
+    EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${INTERNAL_SCHEMA} FROM %I', ${escapeLiteral(readRole)});
+  END IF;` : ""}
+  FOREACH r IN ARRAY ${roles} LOOP
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('GRANT USAGE ON SCHEMA ${INTERNAL_SCHEMA} TO %I', r);
+      EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${INTERNAL_SCHEMA} TO %I', r);
+    END IF;
+  END LOOP;
+END $d$;
+COMMENT ON SCHEMA ${INTERNAL_SCHEMA} IS '${VERSION}: see the pg-mcp README, Idempotency keys';`;
+}
+
+/** Whether the schema is complete and this deployment's caller roles (those that exist) may use it ($1: the roles). */
+const READY_SQL = `SELECT CASE WHEN obj_description(to_regnamespace('${INTERNAL_SCHEMA}'), 'pg_namespace') IS DISTINCT FROM '${VERSION}' THEN false
+  ELSE coalesce((SELECT bool_and(has_function_privilege(r.oid, '${INTERNAL_SCHEMA}.${FUNCTIONS[0]}', 'EXECUTE')) FROM pg_roles r WHERE r.rolname = ANY($1::text[])), true) END AS ready`;
+
+let ensured: Promise<void> | undefined;
+
+/**
+ * Makes sure the schema exists, once per isolate, on a connection of the
+ * server's own role (a caller role may not create it). A failure is reported
+ * to the call and retried by the next one.
+ */
+export function ensureIdempotencyStore(config: Config, env: Env): Promise<void> {
+  ensured ??= createStore(config, env);
+  ensured.catch(() => (ensured = undefined));
+  return ensured;
+}
+
+async function createStore(config: Config, env: Env): Promise<void> {
+  const db = await openSession(config, env, { applicationName: "pg-mcp idempotency" });
+  try {
+    const ready = (await db.query<{ ready: boolean }>(READY_SQL, [config.databaseRoles])).rows[0]?.ready;
+    if (ready) return;
+    try {
+      await db.query(`BEGIN; ${idempotencyDdl(config.databaseRoles, config.readRole)}; COMMIT`);
+    } catch (e) {
+      await db.query("ROLLBACK").catch(() => {});
+      if (e instanceof ConnectionLostError) throw e;
+      const code = (e as { code?: string }).code;
+      throw new ToolError(
+        "idempotency_unavailable",
+        `idempotency keys need the schema ${INTERNAL_SCHEMA}, and the server's role could not create it: ${(e as Error).message}`,
+        code === "42501" ? "the server's role needs CREATE on the database (migrations/roles.sql grants it); or call without idempotency_key" : "call without idempotency_key, or ask the operator to check the server's role",
+      );
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/** The statement that claims the key, first in the write's transaction (no parameters: it rides in the statements around the write). */
+export function beginStatement(c: IdempotencyClaim): string {
+  return `SELECT ${INTERNAL_SCHEMA}.idempotency_begin(${escapeLiteral(c.token)}, ${escapeLiteral(c.tool)}, ${escapeLiteral(c.argsHash)})`;
+}
+
+/** Records the outcome and commits, in one round trip. */
+export function recordAndCommit(c: IdempotencyClaim, outcome: unknown): string {
+  return `SELECT ${INTERNAL_SCHEMA}.idempotency_record(${escapeLiteral(c.token)}, ${escapeLiteral(encodeOutcome(outcome))}); COMMIT`;
+}
+
+/** The claim of a held transaction's COMMIT, whose outcome is known in advance: returns claimed, replay or reused. */
+export const CLAIM_WITH_OUTCOME_SQL = `SELECT ${INTERNAL_SCHEMA}.idempotency_claim($1, $2, $3, $4) AS status`;
+
+/** The committed row of a key, waiting for a transaction that holds it (run in a transaction that is rolled back). */
+export const SETTLE_SQL = `SELECT tool, args_hash, outcome, at_ms FROM ${INTERNAL_SCHEMA}.idempotency_settle($1)`;
+
+export function encodeOutcome(value: unknown): string {
+  return JSON.stringify({ v: 1, value: boundOutcome(value) });
+}
+
+export function decodeOutcome<T>(row: { outcome: string | null; at_ms: number | string }): Replayed<T> | undefined {
+  if (row.outcome === null) return undefined;
+  return { value: (JSON.parse(row.outcome) as { value: T }).value, at: new Date(Number(row.at_ms)).toISOString() };
+}
+
+/** Keeps what a replay returns under MAX_STORED_OUTCOME_CHARS: returned rows past the budget are left out (and the result marked truncated). */
+function boundOutcome(value: unknown): unknown {
+  if (JSON.stringify(value).length <= MAX_STORED_OUTCOME_CHARS) return value;
+  const sets = (Array.isArray(value) ? value : [value]) as RowSet[];
+  const budget = Math.floor(MAX_STORED_OUTCOME_CHARS / Math.max(1, sets.length)) - 200;
+  const bounded = sets.map((rs) => {
+    if (!rs || !Array.isArray(rs.rows)) return rs;
+    const rows: unknown[][] = [];
+    let used = JSON.stringify({ ...rs, rows: [] }).length;
+    for (const row of rs.rows) {
+      used += JSON.stringify(row).length + 1;
+      if (used > budget) break;
+      rows.push(row);
+    }
+    if (rows.length === rs.rows.length) return rs;
+    const { nextOffset: _, ...rest } = rs;
+    return { ...rest, rows, truncated: true };
+  });
+  return Array.isArray(value) ? bounded : bounded[0];
+}
+
+/**
+ * What a failed claim means. A replay reads the first outcome (the write's
+ * transaction was rolled back, nothing of this call ran); other arguments and
+ * a key held past lock_timeout are tool errors; anything else is not ours.
+ */
+export async function claimFailed<T>(db: DbSession, c: IdempotencyClaim, e: unknown): Promise<Replayed<T>> {
+  const code = (e as { code?: string }).code;
+  if (code === REUSED) throw reusedError(c.tool);
+  // Waiting for the call that holds the key outlasted lock_timeout (or the statement timeout, without one).
+  if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) {
+    throw new ToolError("idempotency_key_busy", "another call with this idempotency_key is still running", "retry shortly with the same key: it answers with that call's outcome, or runs if that call failed");
+  }
+  if (code !== REPLAY) throw e;
+  const row = (await db.query<{ outcome: string | null; at_ms: number }>(`SELECT outcome, at_ms FROM ${INTERNAL_SCHEMA}.idempotency_get($1)`, [c.token])).rows[0];
+  const stored = row && decodeOutcome<T>(row);
+  if (!stored) throw new ToolError("idempotency_key_busy", "this idempotency_key's first outcome is not readable (it has just expired, or was not recorded)", "retry with a new key once you have checked whether the first call's write is in the database");
+  return stored;
+}
+
+export function reusedError(tool: string): ToolError {
+  return new ToolError("idempotency_key_reused", `this idempotency_key was already used by another ${tool} call with other arguments: nothing ran`, "use a new key for a new write; a retry must repeat the first call's arguments exactly");
+}
+
+/** True when a pipeline error came from the claim (the last statement before the write). */
+export const failedAtClaim = (e: unknown, claimStep: number) => (e as PipelineError | null)?.step === claimStep;
