@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { randomUUID } from "node:crypto";
 import { call, connectClient, rows, text } from "../support/mcp";
+import { observer, uniqueName } from "../support/db";
 
 let client: Client;
 let mcpUrl: string;
@@ -175,6 +177,31 @@ describe('where the rows are (request _meta "pg-mcp/rows")', () => {
     expect(page.structuredContent).toMatchObject({ truncated: true, nextOffset: 10 });
     expect((page.structuredContent.rows as unknown[]).length).toBe(10);
     expect(page.content[0]!.text).toBe("[SELECT 10 rows of 2 columns, more exist; next page: offset=10: the rows are in structuredContent.rows]");
+  });
+
+  it("a write's RETURNING rows are placed the same way; a write without rows keeps its command tag; a replay still says so", async () => {
+    const db = await observer();
+    try {
+      const t = uniqueName("rows_placed");
+      await db.query(`create table ${t} (id int primary key)`);
+      const write = async (rows: string, sql: string, extra: Record<string, unknown> = {}) =>
+        (await client.callTool({ name: "pg_query_write", arguments: { sql, ...extra }, _meta: { "pg-mcp/rows": rows } })) as { content: { text: string }[]; structuredContent: Record<string, unknown> };
+      const asText = await write("text", `insert into ${t} values (1), (2) returning id`);
+      expect(asText.structuredContent).toEqual({ command: "INSERT", columns: [{ name: "id", type: "int4" }], rowCount: 2, truncated: false });
+      expect(text(asText as never)).toBe("id:int4\n1\n2\n[INSERT 2]");
+      const args = { idempotency_key: `k-${randomUUID()}` };
+      const first = await write("structured", `insert into ${t} values (3) returning id`, args);
+      expect(first.structuredContent.rows).toEqual([[3]]);
+      expect(first.content[0]!.text).toBe("[INSERT 1 rows of 1 columns: the rows are in structuredContent.rows]");
+      const replay = await write("structured", `insert into ${t} values (3) returning id`, args);
+      expect(replay.structuredContent).toMatchObject({ rows: [[3]], replayed: expect.any(String) });
+      expect(replay.content[0]!.text).toMatch(/^\[replay: answered with the first outcome of this idempotency_key \(.+\); nothing ran now\]\n\[INSERT 1 rows of 1 columns: the rows are in structuredContent.rows\]$/);
+      const plain = await write("structured", `insert into ${t} values (4)`);
+      expect(text(plain as never)).toBe("[INSERT 1]");
+      expect((await db.query(`select count(*)::int as n from ${t}`)).rows[0].n).toBe(4);
+    } finally {
+      await db.end();
+    }
   });
 
   it("errors are unchanged: the text carries them and there is no structuredContent", async () => {

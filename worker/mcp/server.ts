@@ -13,7 +13,7 @@ import { openSession } from "../db/session";
 import { sessionName } from "../db/tags";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
-import { placeRows, RowSetSchema } from "../tools/format";
+import { isRowSetOutput, placeRows } from "../tools/format";
 import { ALL_TOOLS } from "../tools";
 import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
@@ -82,7 +82,7 @@ function getCatalog(): Catalog {
       outputSchema: outputSchema as ListedTool["outputSchema"],
       annotations: def.annotations,
     };
-    byName.set(def.name, { def, rowSet: def.output === RowSetSchema, input, outputSchema, listed });
+    byName.set(def.name, { def, rowSet: isRowSetOutput(def.output), input, outputSchema, listed });
   }
   catalog = { byName, listings: new Map() };
   return catalog;

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { RowSet } from "../db/session";
 import { tsvRow } from "../db/values";
 import type { RowsPlacement } from "../config";
+import { replayNote } from "./idempotency";
 
 export const RowSetSchema = z.object({
   command: z.string(),
@@ -28,6 +29,11 @@ export function renderRowSet(rs: RowSet): string {
   return parts.join("\n");
 }
 
+/** A tool's output is a row set (RowSetSchema, or an extension of it such as pg_query_write's `replayed`). */
+export function isRowSetOutput(schema: z.ZodType): boolean {
+  return schema instanceof z.ZodObject && schema.shape.rows === RowSetSchema.shape.rows && schema.shape.columns === RowSetSchema.shape.columns;
+}
+
 /** One row-set answer with its rows placed (config.ts RowsPlacement); `text` is the tool's rendering (TSV, possibly in data boundaries). */
 export function placeRows(rs: RowSet, text: string, placement: RowsPlacement): { structured: Omit<RowSet, "rows"> & { rows?: unknown[][] }; text: string } {
   switch (placement) {
@@ -42,7 +48,8 @@ export function placeRows(rs: RowSet, text: string, placement: RowsPlacement): {
       if (rs.columns.length === 0) return { structured: rs, text };
       // No database text here (column names included): it needs no data boundaries.
       const more = rs.truncated ? `, more exist; next page: offset=${rs.nextOffset}` : "";
-      return { structured: rs, text: `[${rs.command} ${rs.rows.length} rows of ${rs.columns.length} columns${more}: the rows are in structuredContent.rows]` };
+      const replay = rs.replayed ? `${replayNote(rs.replayed)}\n` : "";
+      return { structured: rs, text: `${replay}[${rs.command} ${rs.rows.length} rows of ${rs.columns.length} columns${more}: the rows are in structuredContent.rows]` };
     }
   }
 }
