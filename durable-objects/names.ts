@@ -4,6 +4,7 @@
  * the Worker and the objects themselves (and Node-side scripts that load the
  * tool registry) all use the same names.
  */
+import type { SlotKind } from "./limits";
 
 /** A caller's limits object: its token buckets and its requests in flight. */
 export const callerLimitsName = (principalId: string) => `caller:${principalId}`;
@@ -27,6 +28,26 @@ export const AUDIT_INDEX_NAME = "audit-index";
 
 export function deploymentLimits(env: Env) {
   return env.DEPLOYMENT_LIMITS.get(env.DEPLOYMENT_LIMITS.idFromName(DEPLOYMENT_LIMITS_NAME));
+}
+
+/** How long freeing a slot may hold up an answer. */
+export const FREE_SLOT_WAIT_MS = 2_000;
+
+/**
+ * Frees an open-transaction or running-program slot. Never throws, and never
+ * holds the answer longer than FREE_SLOT_WAIT_MS: a call whose work is done
+ * (a program that committed, a COMMIT that took effect) must not become an
+ * error or a hang because DeploymentLimits is busy or unreachable. A slot not
+ * freed here frees itself when its deadline passes (openSlot's expiresAtMs).
+ */
+export async function freeSlot(env: Env, kind: SlotKind, id: string): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, FREE_SLOT_WAIT_MS)));
+  try {
+    await Promise.race([Promise.resolve(deploymentLimits(env).closeSlot(kind, id)).catch(() => {}), waited]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function callerLimits(env: Env, principalId: string) {

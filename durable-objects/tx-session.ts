@@ -19,7 +19,7 @@
  * `commit_unknown` with the id, for the caller to check.
  */
 import { DurableObject } from "cloudflare:workers";
-import { deploymentLimits } from "./names";
+import { freeSlot } from "./names";
 import { getConfig } from "../worker/config";
 import { bounded, CLOSE_TIMEOUT_MS, ConnectionLostError, openSession, type DbNotice, type DbSession, type RowSet, type RunLimits } from "../worker/db/session";
 import { runningName, sessionName } from "../worker/db/tags";
@@ -472,9 +472,7 @@ export class TxSession extends DurableObject {
     if (persisted) await this.ctx.storage.put<Persisted>(STATE_KEY, { ...persisted, state: "closed", reason, outcome, ...(xid ? { xid } : {}) });
     await this.ctx.storage.deleteAlarm();
     // Free the deployment's open-transaction slot.
-    if (txId) {
-      await deploymentLimits(this.env as Env).closeSlot("tx", txId).catch(() => {});
-    }
+    if (txId) await freeSlot(this.env as Env, "tx", txId);
   }
 
   async #scheduleAlarm(): Promise<void> {

@@ -123,7 +123,7 @@ export async function runIsolate(rc: RequestContext, run: IsolateRun): Promise<R
       else signal?.addEventListener("abort", () => resolve("cancelled"), { once: true });
     });
     const response = await Promise.race([request, timeout, cancelled]);
-    if (response === "cancelled") return failed("error", "CancelledError", "the run was cancelled by the client");
+    if (response === "cancelled") return failed("error", "CancelledError", "the run was cancelled by the client; what it had committed before stays committed");
     if (response === "timeout") return failed("timeout", "TimeoutError", `the program did not finish within ${run.timeoutMs} ms${run.timeoutNote ?? ""}`);
     if (typeof response !== "string") return failed("error", "SandboxError", response.failed);
     return readOutcome(response, RunDispatcher.calls(dispatcher), Date.now() - started, run.maxResultBytes);

@@ -46,10 +46,13 @@ export async function callTool(client: Client, tool: string, args: Record<string
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   let timer: ReturnType<typeof setTimeout> | undefined;
-  // The SDK's own timeout, and ours a little later in case the transport itself never settles.
+  // The SDK's own timeout, and ours a little later in case the transport itself never settles. No abort signal:
+  // the SDK (1.x) never removes its listener, so a signal that fires after the call answered (AbortSignal.timeout)
+  // still sends notifications/cancelled for that request id, and on a stateless server another client of the same
+  // caller using the same id at that moment has its call cancelled.
   const hard = new Promise<"hang">((resolve) => (timer = setTimeout(() => resolve("hang"), deadlineMs + 2_000)));
   try {
-    const r = await Promise.race([client.callTool({ name: tool, arguments: args }, undefined, { timeout: deadlineMs, signal: AbortSignal.timeout(deadlineMs + 1_000) }), hard]);
+    const r = await Promise.race([client.callTool({ name: tool, arguments: args }, undefined, { timeout: deadlineMs }), hard]);
     if (r === "hang") return { kind: "hang", text: `no answer within ${deadlineMs} ms`, ms: ms() };
     const text = ((r.content ?? []) as { text?: string }[]).map((c) => c.text ?? "").join("\n");
     if (r.isError) {

@@ -145,6 +145,7 @@ async function program(call: Call, record: Record_, id: string): Promise<void> {
     const code = r?.code ?? "no_result";
     return record("code", id, UNKNOWN_OUTCOME_CODES.has(code) ? "unknown" : "failed", undefined, code);
   }
-  // A program that ran out of time may have committed before it was stopped.
-  record("code", id, o.kind === "error" && o.code !== "program_timeout" ? told(o) : "unknown", o);
+  // A program that ran out of time, or was cancelled, may have committed before it was stopped.
+  const stopped = o.kind === "error" && (o.code === "program_timeout" || /CancelledError/.test(o.text));
+  record("code", id, o.kind === "error" && !stopped ? told(o) : "unknown", o);
 }

@@ -54,6 +54,8 @@ export interface StartWorkerOptions {
   durableObjectClasses?: Record<string, string>;
   /** Miniflare only: more Hyperdrive bindings, by name (a caller role's own login: HYPERDRIVE_<ROLE>). */
   hyperdrives?: Record<string, string>;
+  /** Miniflare only: a bundle buildWorker() already wrote (in another process: the test suite's global setup). @default built here */
+  bundleDir?: string;
 }
 
 export function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -74,7 +76,7 @@ export function buildWorker(): string {
 const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixes.cjs");
 
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
-  const dir = buildWorker();
+  const dir = opts.bundleDir ?? buildWorker();
   createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");

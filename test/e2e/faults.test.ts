@@ -5,13 +5,14 @@
  * the server still serves. Backends are found by a marker in their statement
  * text, so other test files' sessions are never touched.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, ok, text, type ToolResult } from "../support/mcp";
 import { uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
 import { txTag } from "../../worker/db/tags";
+import { mcpPost, streamPost } from "../support/cancel";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -141,5 +142,52 @@ describe("held transactions and their connection", () => {
     expect((await commit).structuredContent?.state).toBe("committed");
     // Before, the late insert waited behind the COMMIT on the same connection and was autocommitted on its own.
     expect((await db.query(`select id from ${t} order by id`)).rows).toEqual([{ id: 1 }]);
+  });
+});
+
+describe("a cancel meant for another client", () => {
+  it("a call whose request id another client of the same caller cancels answers with the cancellation, not silence; nothing is committed", async () => {
+    // Two clients of one caller (one key in two agents) count request ids the same way; a stateless server cannot
+    // tell whose call a notifications/cancelled names. Before, the call reached was stopped and its response closed
+    // with no answer: its client waited until its own timeout, not knowing whether its write had happened.
+    const t = await table();
+    const marker = uniqueName("shared_id");
+    const id = `shared-${marker}`;
+    const s = streamPost(inject("mcpUrl"), mcpPost("2025", { id, method: "tools/call", params: { name: "pg_query_write", arguments: { sql: `insert into ${t} select 1, '${marker}' from pg_sleep(20)` } } }));
+    await waitFor(async () => (await db.query("select 1 from pg_stat_activity where query like $1 and state = 'active' and pid <> pg_backend_pid()", [`%${marker}%`])).rowCount === 1, {
+      what: "the write to run",
+      timeoutMs: 20_000,
+    });
+    const note = mcpPost("2025", { method: "notifications/cancelled", params: { requestId: id, reason: "the other client gave up on its own call with this id" } });
+    expect((await fetch(inject("mcpUrl"), { method: "POST", headers: note.headers, body: note.body })).status).toBe(202);
+    expect(await s.done).toBe(200);
+    const answer = s.messages.find((m) => m.id === id);
+    expect(answer?.result?.isError).toBe(true);
+    expect(answer.result.content[0].text).toMatch(/^ERROR 57014: canceling statement due to user request/);
+    expect(await count(t)).toBe(0);
+    await stillServes();
+  });
+
+  it("a flood of cancel notifications opens a bounded number of connections, and the server still serves", async () => {
+    // Each notification not matched in the isolate looks for its statement from a new connection. A notification
+    // costs its sender nothing: before, 80 at once had the server open 80 connections (and 80 more to look again).
+    const burst = Array.from({ length: 80 }, (_, i) => mcpPost("2025", { method: "notifications/cancelled", params: { requestId: `${uniqueName("nobody")}-${i}` } }));
+    let peak = 0;
+    let sentAt = Infinity;
+    const watching = (async () => {
+      // The look-ups run after each 202 (under waitUntil): watch a while after the last is sent.
+      for (let i = 0; i < 2_000 && Date.now() < sentAt + 4_000; i++) {
+        const r = await db.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'pg-mcp cancel'");
+        peak = Math.max(peak, r.rows[0]!.n);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const statuses = await Promise.all(burst.map((note) => fetch(inject("mcpUrl"), { method: "POST", headers: note.headers, body: note.body }).then((r) => r.status)));
+    sentAt = Date.now();
+    await watching;
+    expect(statuses.every((s) => s === 202)).toBe(true);
+    // MAX_CANCEL_LOOKUPS (4) in flight, and a closing session or two still listed; other test files' cancels share the isolate's bound.
+    expect(peak).toBeLessThanOrEqual(6);
+    await stillServes();
   });
 });

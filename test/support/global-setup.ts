@@ -18,6 +18,8 @@ declare module "vitest" {
     databaseUrl: string;
     /** The least-privilege role the Workers connect as (migrations/roles.sql). */
     serverDatabaseUrl: string;
+    /** The Worker bundle the suite's Workers run, for a test that starts a Worker of its own (chaos.test.ts). */
+    workerBundleDir: string;
     /** All groups, default limits. */
     mcpUrl: string;
     /** The Neon serverless driver through a local WebSocket proxy. */
@@ -121,7 +123,7 @@ export default async function setup(project: TestProject) {
     const serverUrl = await applyRoles(databaseUrl, { grantFutureTablesOf: new URL(databaseUrl).username });
     await migrate(serverUrl);
     const tenantUrls = await applyIdentityExample(databaseUrl);
-    buildWorker();
+    const bundleDir = buildWorker();
     const keys = makeKeys();
     const identityKeys = makeIdentityKeys();
     const oauthPort = await freePort();
@@ -155,6 +157,7 @@ export default async function setup(project: TestProject) {
     project.provide("vectorMcpUrl", vectorWorker.mcpUrl);
     const [main, neon, small, dev, auth, oauth, readOnly, noReadRole, privileged, scopes] = workers.map((w) => (w as PromiseFulfilledResult<RunningWorker>).value);
     project.provide("databaseUrl", databaseUrl);
+    project.provide("workerBundleDir", bundleDir);
     project.provide("serverDatabaseUrl", serverUrl);
     project.provide("noReadRoleMcpUrl", noReadRole!.mcpUrl);
     project.provide("privilegedMcpUrl", privileged!.mcpUrl);

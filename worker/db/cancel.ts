@@ -25,13 +25,39 @@
  *   lets signal its own backends without pg_signal_backend.
  */
 import type { Config } from "../config";
-import { openSession } from "./session";
+import { bounded, openSession } from "./session";
 
 const CANCEL = `select pid, pg_cancel_backend(pid) as cancelled from pg_stat_activity
 where application_name like $1 and state = 'active' and usename = session_user and pid <> pg_backend_pid()`;
 
+/**
+ * Cancel look-ups in flight in this isolate at most. Each opens a connection,
+ * and a notification costs its sender nothing: a client sending many (one
+ * that cancels every request it gives up on, or that sends a stale cancel for
+ * each request it made) had the server open one connection each, two when
+ * the statement was not found, and filled the database's connection slots.
+ * Past the bound a cancel finds nothing: the statement it names runs on to its
+ * end or its statement_timeout, as it would have without a cancel.
+ */
+export const MAX_CANCEL_LOOKUPS = 4;
+let inFlight = 0;
+
 /** Signals the backends running a statement of the call `pattern` names (db/tags.ts runningPattern); returns their pids. */
 export async function cancelRunning(config: Config, env: Env, pattern: string): Promise<number[]> {
+  if (inFlight >= MAX_CANCEL_LOOKUPS) return [];
+  inFlight++;
+  try {
+    // Bounded, so that a look-up stuck on a dead connection does not hold its place for ever.
+    return await bounded(lookup(config, env, pattern), LOOKUP_TIMEOUT_MS, []);
+  } finally {
+    inFlight--;
+  }
+}
+
+/** Connecting (bounded on its own), one statement, closing. */
+const LOOKUP_TIMEOUT_MS = 15_000;
+
+async function lookup(config: Config, env: Env, pattern: string): Promise<number[]> {
   const db = await openSession(config, env, { applicationName: "pg-mcp cancel" });
   try {
     const r = await db.query<{ pid: number; cancelled: boolean }>(CANCEL, [pattern]);

@@ -16,13 +16,18 @@
  * statement in pg_stat_activity and cancel it (db/cancel.ts):
  *
  * - same isolate: the call stops (its program or Python run ends, no further
- *   statement starts), its running statement is cancelled, and its response
- *   closes without a result;
- * - another isolate: its running statement is cancelled, so the call fails
- *   there with SQLSTATE 57014 soon after (a program's run ends on it too).
+ *   statement starts) and its running statement is cancelled;
+ * - another isolate: its running statement is cancelled;
+ *
+ * either way the call then answers with what happened (the 57014 error, or
+ * its result if it had finished), and the client that cancelled ignores it.
+ * A notification names only the caller and a JSON-RPC id, and two clients of
+ * one caller (one API key in two agents) count their ids the same way: the
+ * call it reaches may be another client's, which must still get its answer.
  *
  * A client that goes away closes the exchange, which the SDK reports through
- * the request's signal: the same path as a cancel. Before the response has
+ * the request's signal: the call is cancelled the same way, and its response
+ * closes without a result (no one is there to read it). Before the response has
  * started, workerd aborts request.signal (compatibility flag
  * enable_request_signal); once a response streams, a disconnect shows only as
  * a failed write, which cancels the response stream, so streaming responses
@@ -65,9 +70,9 @@ export class CallCancelled extends Error {
 
 /**
  * Serves one tools/call: `work` runs with the call's control in its context.
- * Resolves with the work's result, or with `cancelled` when the client
- * cancelled or went away; then the work goes on (under waitUntil) only until
- * its cancelled statement returns, and cleans up after itself as usual.
+ * Resolves with the work's result (cut short by a cancel), or with `cancelled`
+ * when the client went away; then the work goes on (under waitUntil) only
+ * until its cancelled statement returns, and cleans up after itself as usual.
  */
 export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, label: string, work: (rc: RequestContext) => Promise<T>): Promise<{ cancelled: false; value: T } | { cancelled: true; reason: string }> {
   const started = Date.now();
@@ -91,26 +96,37 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
   };
   const heartbeat = req.progressToken === undefined ? undefined : setInterval(() => send(`${status}, ${((Date.now() - started) / 1000).toFixed(1)} s`), HEARTBEAT_MS);
 
-  // Resolved by a cancel, which may come from another request: its continuation runs here, in this call's request.
-  let cancel!: (reason: string) => void;
-  const cancelled = new Promise<string>((resolve) => (cancel = resolve));
-  const entry: Running = { cancel };
+  // A cancel may come from another request: its continuation runs here, in this call's request.
+  let stopped = false;
+  const stop = (reason: string) => {
+    if (stopped) return;
+    stopped = true;
+    controller.abort(new CallCancelled(`the call was cancelled: ${reason}`));
+    rc.waitUntil(cancelUntilSettled(rc, pattern, run));
+  };
+  let gone!: (reason: string) => void;
+  const closed = new Promise<string>((resolve) => (gone = resolve));
+  const entry: Running = { cancel: stop };
   const key = keyOf(rc.principal.id, req.id);
   let set = running.get(key);
   if (!set) running.set(key, (set = new Set()));
   set.add(entry);
-  const onGone = () => cancel("the client went away");
+  const onGone = () => {
+    gone("the client went away");
+    stop("the client went away");
+  };
   req.signal.addEventListener("abort", onGone, { once: true });
 
   const run = work({ ...rc, call: control });
   // The work outlives a response that was closed early: let it finish its cleanup (rollback, close, audit).
   rc.waitUntil(run.catch(() => {}));
   try {
-    const outcome = await Promise.race([run.then((value) => ({ cancelled: false as const, value })), cancelled.then((reason) => ({ cancelled: true as const, reason }))]);
-    if (outcome.cancelled) {
-      controller.abort(new CallCancelled(`the call was cancelled: ${outcome.reason}`));
-      rc.waitUntil(cancelUntilSettled(rc, pattern, run));
-    }
+    // A cancel by notification stops the work and the call still answers with what happened (the cancelled
+    // statement's error, or the result if it had finished): on a stateless server the notification names only the
+    // caller and a request id, which another client of the same caller may be using for a call of its own, and that
+    // client must not be left waiting for an answer that never comes. The client that cancelled ignores it.
+    // Only a client that went away gets no answer: there is no one to send it to.
+    const outcome = await Promise.race([run.then((value) => ({ cancelled: false as const, value })), closed.then((reason) => ({ cancelled: true as const, reason }))]);
     return outcome;
   } finally {
     clearInterval(heartbeat);

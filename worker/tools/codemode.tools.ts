@@ -4,7 +4,7 @@
  * result comes back, instead of one tool call per step.
  */
 import { z } from "zod";
-import { deploymentLimits } from "../../durable-objects/names";
+import { deploymentLimits, freeSlot } from "../../durable-objects/names";
 import { ALL_TOOLS } from ".";
 import { ToolError } from "./errors";
 import { renderRows } from "./catalog";
@@ -126,7 +126,7 @@ export async function runSandboxed(ctx: ToolContext, code: string, timeoutMs: nu
     if (e instanceof CompileError) throw new ToolError("compile_error", `${e.message}${e.line ? ` at line ${e.line}, column ${e.column}` : ""}`);
     throw e;
   } finally {
-    await limits.closeSlot(kind.slot, runId);
+    await freeSlot(ctx.env, kind.slot, runId);
   }
 }
 

@@ -4,7 +4,7 @@
  * inside it. See durable-objects/tx-session.ts for the lease rules.
  */
 import { z } from "zod";
-import { deploymentLimits } from "../../durable-objects/names";
+import { deploymentLimits, freeSlot } from "../../durable-objects/names";
 import type { CommitAnswer, Isolation, Lease, TxControl, TxResult, TxStatus } from "../../durable-objects/tx-session";
 import { callHolder, newTxId, TX_ID_PATTERN, txStub } from "../tx/remote";
 import { ToolError } from "./errors";
@@ -70,7 +70,7 @@ export const txBegin = defineTool({
         })) as TxResult<Lease>,
       );
     } catch (e) {
-      await limits.closeSlot("tx", tx);
+      await freeSlot(ctx.env, "tx", tx);
       throw e;
     }
     return { structured: lease, text: leaseText(lease) };
