@@ -29,6 +29,20 @@ const intVar = (name: string, def: number, min: number, max: number) =>
 
 const bool = z.enum(["true", "false"]);
 
+/**
+ * Where a row set's rows travel in a tools/call answer. "both" (the default):
+ * the text (TSV, for a model) and structuredContent (JSON, for a program),
+ * because hosts differ in which one they hand a model: some read only the
+ * text, some replace it with structuredContent. A client that knows which
+ * part it reads can ask for the rows once (request `_meta` "pg-mcp/rows"; a
+ * deployment whose clients all read one part sets RESULT_ROWS): "text"
+ * leaves `rows` out of structuredContent; "structured" replaces the text with
+ * a line saying where they are. Code mode is not affected: a program reads
+ * the tool's result, not its MCP answer.
+ */
+export const ROWS_PLACEMENTS = ["both", "text", "structured"] as const;
+export type RowsPlacement = (typeof ROWS_PLACEMENTS)[number];
+
 const ConfigSchema = z.object({
   DB_DRIVER: z.enum(["hyperdrive", "neon"]).default("hyperdrive"),
   /** Required for the neon driver: the Neon (or any PostgreSQL) connection string. A secret. */
@@ -98,6 +112,8 @@ const ConfigSchema = z.object({
   MAX_CONCURRENT_REQUESTS: intVar("MAX_CONCURRENT_REQUESTS", 100, 0, 100_000),
   /** Wrap database rows in the text content in unguessable data boundaries. */
   INJECTION_GUARD: bool.default("true"),
+  /** Where a query's rows travel in a tools/call answer unless the request says (RowsPlacement). */
+  RESULT_ROWS: z.enum(ROWS_PLACEMENTS).default("both"),
   MAX_REQUEST_BYTES: intVar("MAX_REQUEST_BYTES", 1_000_000, 1_000, 50_000_000),
   /** lock_timeout for every statement: a statement waiting longer for a lock fails (55P03) instead of hanging. */
   LOCK_TIMEOUT_MS: intVar("LOCK_TIMEOUT_MS", 10_000, 0, 600_000),
@@ -165,6 +181,8 @@ export interface Config {
   maxConcurrentRequests: number;
   /** @default true */
   injectionGuard: boolean;
+  /** @default "both" */
+  resultRows: RowsPlacement;
   /** @default 1000000 */
   maxRequestBytes: number;
   /** @default 10000 */
@@ -267,6 +285,7 @@ export function getConfig(env: Env): Config {
     rateLimits: { perMinute: v.RATE_LIMIT_PER_MINUTE, expensivePerMinute: v.RATE_LIMIT_EXPENSIVE_PER_MINUTE, codePerMinute: v.RATE_LIMIT_CODE_PER_MINUTE },
     maxConcurrentRequests: v.MAX_CONCURRENT_REQUESTS,
     injectionGuard: v.INJECTION_GUARD === "true",
+    resultRows: v.RESULT_ROWS,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     lockTimeoutMs: v.LOCK_TIMEOUT_MS,
     code: {

@@ -3,6 +3,7 @@
  * tools and the sandbox. It lives below all of them so none imports another
  * to learn its shape.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "./config";
 import type { Principal } from "./auth/principal";
 import type { DbNotice, DbSession } from "./db/session";
@@ -78,3 +79,10 @@ export interface RequestContext {
   /** Open the connection while admission is decided (the caller was admitted last time). @default false */
   warmConnection?: boolean;
 }
+
+/**
+ * The request being served, for code the SDK calls without it: the server
+ * factory, and a completion callback built once per isolate (mcp/prompts.ts).
+ * Set by the HTTP handler (mcp/handler.ts) around each request.
+ */
+export const currentRequest = new AsyncLocalStorage<RequestContext>();

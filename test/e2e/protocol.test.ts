@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { randomUUID } from "node:crypto";
 import { call, connectClient, rows, text } from "../support/mcp";
+import { observer, uniqueName } from "../support/db";
 
 let client: Client;
 let mcpUrl: string;
@@ -136,5 +138,103 @@ describe("JSON when the client asks for JSON only", () => {
     });
     expect(res.status).toBe(200);
     expect((await res.json()).result.structuredContent.rows).toEqual([[1]]);
+  });
+});
+
+describe('where the rows are (request _meta "pg-mcp/rows")', () => {
+  const SQL = "select g as id, 'name ' || g as name from generate_series(1, 40) g";
+  const TSV = ["id:int4\tname:text", ...Array.from({ length: 40 }, (_, i) => `${i + 1}\tname ${i + 1}`)].join("\n");
+  const ROWS = Array.from({ length: 40 }, (_, i) => [i + 1, `name ${i + 1}`]);
+  const placed = async (rows?: string, args: Record<string, unknown> = { sql: SQL }) =>
+    (await client.callTool({ name: "pg_query_read", arguments: args, ...(rows ? { _meta: { "pg-mcp/rows": rows } } : {}) })) as { content: { text: string }[]; structuredContent: Record<string, unknown>; isError?: boolean };
+
+  // The SDK client checks structuredContent against the advertised output schema once it has listed the tools (no field is
+  // required there): every placement passes it.
+  beforeAll(async () => void (await client.listTools()));
+
+  it("by default both parts carry every row: the text for a model, structuredContent for a program", async () => {
+    const r = await placed();
+    expect(text(r as never)).toBe(TSV);
+    expect(r.structuredContent).toEqual({ command: "SELECT", columns: [{ name: "id", type: "int4" }, { name: "name", type: "text" }], rows: ROWS, rowCount: 40, truncated: false });
+    const both = await placed("both");
+    expect(text(both as never)).toBe(TSV);
+    expect(both.structuredContent).toEqual(r.structuredContent);
+  });
+
+  it('"text": the rows once, in the text; structuredContent keeps columns and counts without them', async () => {
+    const r = await placed("text");
+    expect(r.isError).toBeUndefined();
+    expect(text(r as never)).toBe(TSV);
+    expect(r.structuredContent).toEqual({ command: "SELECT", columns: [{ name: "id", type: "int4" }, { name: "name", type: "text" }], rowCount: 40, truncated: false });
+  });
+
+  it('"structured": the rows once, in structuredContent; the text says where they are and holds no database text', async () => {
+    const r = await placed("structured");
+    expect(r.structuredContent.rows).toEqual(ROWS);
+    expect(r.content).toHaveLength(1);
+    expect(r.content[0]!.text).toBe("[SELECT 40 rows of 2 columns: the rows are in structuredContent.rows]");
+    const page = await placed("structured", { sql: SQL, limit: 10 });
+    expect(page.structuredContent).toMatchObject({ truncated: true, nextOffset: 10 });
+    expect((page.structuredContent.rows as unknown[]).length).toBe(10);
+    expect(page.content[0]!.text).toBe("[SELECT 10 rows of 2 columns, more exist; next page: offset=10: the rows are in structuredContent.rows]");
+  });
+
+  it("a write's RETURNING rows are placed the same way; a write without rows keeps its command tag; a replay still says so", async () => {
+    const db = await observer();
+    try {
+      const t = uniqueName("rows_placed");
+      await db.query(`create table ${t} (id int primary key)`);
+      const write = async (rows: string, sql: string, extra: Record<string, unknown> = {}) =>
+        (await client.callTool({ name: "pg_query_write", arguments: { sql, ...extra }, _meta: { "pg-mcp/rows": rows } })) as { content: { text: string }[]; structuredContent: Record<string, unknown> };
+      const asText = await write("text", `insert into ${t} values (1), (2) returning id`);
+      expect(asText.structuredContent).toEqual({ command: "INSERT", columns: [{ name: "id", type: "int4" }], rowCount: 2, truncated: false });
+      expect(text(asText as never)).toBe("id:int4\n1\n2\n[INSERT 2]");
+      const args = { idempotency_key: `k-${randomUUID()}` };
+      const first = await write("structured", `insert into ${t} values (3) returning id`, args);
+      expect(first.structuredContent.rows).toEqual([[3]]);
+      expect(first.content[0]!.text).toBe("[INSERT 1 rows of 1 columns: the rows are in structuredContent.rows]");
+      const replay = await write("structured", `insert into ${t} values (3) returning id`, args);
+      expect(replay.structuredContent).toMatchObject({ rows: [[3]], replayed: expect.any(String) });
+      expect(replay.content[0]!.text).toMatch(/^\[replay: answered with the first outcome of this idempotency_key \(.+\); nothing ran now\]\n\[INSERT 1 rows of 1 columns: the rows are in structuredContent.rows\]$/);
+      const plain = await write("structured", `insert into ${t} values (4)`);
+      expect(text(plain as never)).toBe("[INSERT 1]");
+      expect((await db.query(`select count(*)::int as n from ${t}`)).rows[0].n).toBe(4);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("errors are unchanged: the text carries them and there is no structuredContent", async () => {
+    const r = await placed("text", { sql: "select nope" });
+    expect(r.isError).toBe(true);
+    expect(r.structuredContent).toBeUndefined();
+    expect(text(r as never)).toMatch(/^ERROR 42703: column "nope" does not exist/);
+  });
+
+  it("a value not understood is a JSON-RPC invalid-params error naming the key; nothing ran and the server keeps serving", async () => {
+    for (const bad of ["json", 1]) {
+      await expect(client.callTool({ name: "pg_query_read", arguments: { sql: "select 1" }, _meta: { "pg-mcp/rows": bad } })).rejects.toSatisfy(
+        (e) => e instanceof McpError && e.code === -32602 && /_meta "pg-mcp\/rows" must be one of "both", "text", "structured"/.test(e.message),
+      );
+    }
+    expect(await rows(client, "select 4")).toEqual([[4]]);
+  });
+
+  it("a 2026-07-28 request names it in its _meta too", async () => {
+    const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "raw-2026", version: "1" } };
+    const res = await fetch(mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "pg_query_read" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: SQL }, _meta: { ...META, "pg-mcp/rows": "text" } } }),
+    });
+    const raw = await res.text();
+    const json = raw.split("\n").filter((l) => l.startsWith("data:")).map((l) => JSON.parse(l.slice(5))).find((m) => m.id === 1);
+    expect(json.result.structuredContent).toEqual({ command: "SELECT", columns: [{ name: "id", type: "int4" }, { name: "name", type: "text" }], rowCount: 40, truncated: false });
+    expect(text(json.result)).toBe(TSV);
+  });
+
+  it("a program's calls still see every row (code mode reads the tool's result, not its answer)", async () => {
+    const r = await client.callTool({ name: "pg_execute_code", arguments: { code: `return (await pg.query.read({ sql: ${JSON.stringify(SQL)} })).rows.length;` }, _meta: { "pg-mcp/rows": "text" } });
+    expect((r.structuredContent as { result: unknown }).result).toBe(40);
   });
 });

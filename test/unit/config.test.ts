@@ -41,3 +41,14 @@ describe("caller roles (DATABASE_ROLES)", () => {
     expect(() => getConfig(env({ API_KEYS: JSON.stringify([{ name: "t", hash: "a".repeat(64), scopes: ["read"], claims: { x: 1 } }]) }))).toThrow(/claims need a role/);
   });
 });
+
+describe("where a query's rows travel (RESULT_ROWS)", () => {
+  it("defaults to both parts, and accepts text or structured", () => {
+    expect(getConfig(env({})).resultRows).toBe("both");
+    expect(getConfig(env({ RESULT_ROWS: "text" })).resultRows).toBe("text");
+    expect(getConfig(env({ RESULT_ROWS: "structured" })).resultRows).toBe("structured");
+  });
+  it("refuses anything else, naming the variable", () => {
+    expect(() => getConfig(env({ RESULT_ROWS: "json" }))).toThrow(/RESULT_ROWS/);
+  });
+});

@@ -5,14 +5,12 @@
  * AsyncLocalStorage.
  */
 import { createMcpHandler } from "agents/mcp/server";
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { Config } from "../config";
 import { buildServer } from "./server";
 import { MCP_CORS_OPTIONS } from "./cors";
-import type { RequestContext } from "../context";
+import { currentRequest, type RequestContext } from "../context";
 import { DISCONNECT_PROBE_MS } from "./calls";
 
-const requestContext = new AsyncLocalStorage<RequestContext>();
 const handlers = new WeakMap<Config, ReturnType<typeof createMcpHandler>>();
 
 function handlerFor(config: Config) {
@@ -20,7 +18,7 @@ function handlerFor(config: Config) {
   if (!h) {
     h = createMcpHandler(
       () => {
-        const rc = requestContext.getStore();
+        const rc = currentRequest.getStore();
         if (!rc) throw new Error("MCP request outside a request context");
         return buildServer(rc);
       },
@@ -61,9 +59,9 @@ function serve(request: Request, raw: string | undefined, parsedBody: unknown, r
   const handler = handlerFor(rc.config);
   if (raw !== undefined && parsedBody === undefined) {
     // Unparseable: hand the SDK the text so it answers with its JSON-RPC parse error.
-    return requestContext.run(rc, () => handler.fetch(new Request(request, { body: raw })));
+    return currentRequest.run(rc, () => handler.fetch(new Request(request, { body: raw })));
   }
-  return requestContext.run(rc, () => handler.fetch(request, parsedBody === undefined ? undefined : { parsedBody }));
+  return currentRequest.run(rc, () => handler.fetch(request, parsedBody === undefined ? undefined : { parsedBody }));
 }
 
 /**

@@ -18,7 +18,7 @@ import { advisorIndexes } from "../tools/advisor.tools";
 import { guardText } from "./guard";
 import { withToolContext } from "./server";
 import { nameCompleter } from "./completions";
-import type { RequestContext } from "../context";
+import { currentRequest, type RequestContext } from "../context";
 
 /** Tables described in the query prompt at most. */
 const MAX_TABLES = 5;
@@ -48,8 +48,17 @@ const user = (text: string) => ({ role: "user" as const, content: { type: "text"
 
 // Built once per isolate: registration runs for every request.
 const EXPLAIN_ARGS = z.object({ sql: z.string().min(1).max(100_000).describe("The query to explain") });
-/** Per request: the table argument completes from the catalog as this request's caller sees it. */
-const reviewArgs = (complete: (value: string) => Promise<string[]>) => z.object({ table: completable(z.string().min(1).max(300).describe("[schema.]table"), complete) });
+/**
+ * Built once too (zod schemas are costly to build, and this ran for every request): the table
+ * argument completes from the catalog as the current request's caller sees it.
+ */
+const REVIEW_ARGS = z.object({
+  table: completable(z.string().min(1).max(300).describe("[schema.]table"), (value: string) => {
+    const rc = currentRequest.getStore();
+    if (!rc) throw new ProtocolError(ProtocolErrorCode.InternalError, "completion outside a request");
+    return nameCompleter(rc).qualifiedTables(value);
+  }),
+});
 
 export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
   mcp.server.registerCapabilities({ prompts: { listChanged: false } });
@@ -88,7 +97,7 @@ export function registerPrompts(mcp: McpServer, rc: RequestContext): void {
     {
       title: "Review a table's indexes",
       description: "A table's description, index usage and table statistics, with a request to find unused, duplicate or missing indexes.",
-      argsSchema: reviewArgs(nameCompleter(rc).qualifiedTables),
+      argsSchema: REVIEW_ARGS,
     },
     ({ table }) =>
       run(async (ctx) => {

@@ -7,12 +7,13 @@
  */
 import { CLIENT_CAPABILITIES_META_KEY, McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { Config } from "../config";
-import type { DbSession } from "../db/session";
+import { ROWS_PLACEMENTS, type Config, type RowsPlacement } from "../config";
+import type { DbSession, RowSet } from "../db/session";
 import { openSession } from "../db/session";
 import { sessionName } from "../db/tags";
 import { requestExecutor } from "../db/executor";
 import { formatError, toErrorInfo } from "../tools/errors";
+import { isRowSetOutput, placeRows } from "../tools/format";
 import { ALL_TOOLS } from "../tools";
 import { jsonSchema, toolVisible, type ToolContext, type ToolDefinition } from "../tools/registry";
 import type { Principal } from "../auth/principal";
@@ -45,6 +46,8 @@ interface ListedTool {
 
 interface CatalogEntry {
   def: ToolDefinition;
+  /** Its result is a row set, whose rows a request may ask for once (placeRows). */
+  rowSet: boolean;
   /** The input schema as validated and listed (with `tx` for transactional tools). */
   input: ToolDefinition["input"];
   outputSchema: Record<string, unknown>;
@@ -79,7 +82,7 @@ function getCatalog(): Catalog {
       outputSchema: outputSchema as ListedTool["outputSchema"],
       annotations: def.annotations,
     };
-    byName.set(def.name, { def, input, outputSchema, listed });
+    byName.set(def.name, { def, rowSet: isRowSetOutput(def.output), input, outputSchema, listed });
   }
   catalog = { byName, listings: new Map() };
   return catalog;
@@ -166,14 +169,26 @@ function auditFailureText(e: AuditWriteError, action: "ran" | "failed"): string 
 /**
  * Runs one tool call as an MCP result: an unknown tool is a protocol error;
  * everything after is a tool result, or an input-required result when the
- * user must confirm first.
+ * user must confirm first. A row set's rows go where `rows` says.
  */
-export async function callTool(rc: RequestContext, name: string, rawArgs: unknown) {
+export async function callTool(rc: RequestContext, name: string, rawArgs: unknown, rows: RowsPlacement = rc.config.resultRows) {
   const r = await runTool(rc, name, rawArgs);
   if (!r.ok && r.inputRequired) return { inputRequired: r.inputRequired };
   // No structuredContent on errors: clients validate it against the output schema even then.
   if (!r.ok) return { content: [{ type: "text" as const, text: r.text }], isError: true as const };
-  return { content: [{ type: "text" as const, text: r.text }], structuredContent: r.structured as Record<string, unknown> };
+  const answer = getCatalog().byName.get(name)!.rowSet ? placeRows(r.structured as RowSet, r.text, rows) : r;
+  return { content: [{ type: "text" as const, text: answer.text }], structuredContent: answer.structured as Record<string, unknown> };
+}
+
+/** The request `_meta` key a client names the rows' placement with (config.ts RowsPlacement). */
+export const ROWS_META_KEY = "pg-mcp/rows";
+
+/** The placement a tools/call asked for, or the deployment's; a value not understood is the client's error. */
+function rowsPlacement(rc: RequestContext, meta: Record<string, unknown> | undefined): RowsPlacement {
+  const asked = meta?.[ROWS_META_KEY];
+  if (asked === undefined) return rc.config.resultRows;
+  if (typeof asked === "string" && (ROWS_PLACEMENTS as readonly string[]).includes(asked)) return asked as RowsPlacement;
+  throw new ProtocolError(ProtocolErrorCode.InvalidParams, `_meta "${ROWS_META_KEY}" must be one of ${ROWS_PLACEMENTS.map((p) => `"${p}"`).join(", ")}, got ${JSON.stringify(asked)}`);
 }
 
 /**
@@ -218,8 +233,9 @@ export function buildServer(rc: RequestContext): McpServer {
     // Whether this client can be asked to confirm a destructive statement, and its answer when this is the retry.
     const confirmation = channelFor(server.getNegotiatedProtocolVersion(), (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY], ctx.mcpReq.inputResponses, ctx.mcpReq.requestState());
     const handle = { id: ctx.mcpReq.id, progressToken: request.params._meta?.progressToken, signal: ctx.mcpReq.signal, notify: ctx.mcpReq.notify };
+    const rows = rowsPlacement(rc, request.params._meta);
     const notices = noticeRelay(rc, ctx, request.params);
-    const outcome = await serveCall({ ...rc, onNotice: notices.onNotice, confirmation }, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments));
+    const outcome = await serveCall({ ...rc, onNotice: notices.onNotice, confirmation }, handle, request.params.name, (callRc) => callTool(callRc, request.params.name, request.params.arguments, rows));
     if (outcome.cancelled) {
       // A cancelled call's result is not sent: closing the exchange ends its response without one.
       await mcp.close();
