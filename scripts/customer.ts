@@ -46,8 +46,8 @@ export interface BuildOptions {
 }
 
 export function buildCustomer(name: string, file = join(ROOT, "customers", `${name}.json`), opts: BuildOptions = {}): BuiltCustomer & { config: Record<string, unknown> } {
-  const parsed = CustomerSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new Error(`${file} is invalid:\n${z.prettifyError(parsed.error)}`);
+  const parsed = CustomerSchema.safeParse(readCustomerFile(file));
+  if (!parsed.success) throw new UsageError(`${relative(ROOT, file)} is invalid:\n${z.prettifyError(parsed.error)}`);
   const customer = parsed.data;
   const outDir = join(opts.outRoot ?? join(ROOT, ".deploy"), customer.name);
   mkdirSync(outDir, { recursive: true });
@@ -71,7 +71,7 @@ export function buildCustomer(name: string, file = join(ROOT, "customers", `${na
 
 /** --roles-sql / --apply-roles: the customer's caller roles as SQL, printed or applied. Returns the exit code. */
 async function customerRoles(file: string, opts: { apply: boolean; dryRun: boolean; url?: string }): Promise<number> {
-  const parsed = CustomerSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  const parsed = CustomerSchema.safeParse(readCustomerFile(file));
   if (!parsed.success) {
     console.error(`error: ${relative(ROOT, file)} is invalid:\n${z.prettifyError(parsed.error)}`);
     return 2;
@@ -96,28 +96,66 @@ async function customerRoles(file: string, opts: { apply: boolean; dryRun: boole
   return 0;
 }
 
-if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { deploy: { type: "boolean", default: false }, "roles-sql": { type: "boolean", default: false }, "apply-roles": { type: "boolean", default: false }, "dry-run": { type: "boolean", default: false }, "database-url": { type: "string" } },
-  });
+/** A mistake the operator can fix: said in one line (or the schema's list), no stack trace, exit 2. */
+class UsageError extends Error {}
+const USAGE = "usage: npm run customer -- <name> [--deploy | --roles-sql | --apply-roles --database-url URL [--dry-run]]   (reads customers/<name>.json)";
+
+/** customers/<name>.json as JSON: a syntax error is the operator's to fix, said with the file's name. */
+function readCustomerFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`${relative(ROOT, file)} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { deploy: { type: "boolean", default: false }, "roles-sql": { type: "boolean", default: false }, "apply-roles": { type: "boolean", default: false }, "dry-run": { type: "boolean", default: false }, "database-url": { type: "string" } },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { positionals, values } = parsed;
   const name = positionals[0];
-  if (!name) {
-    console.error("usage: npm run customer -- <name> [--deploy | --roles-sql | --apply-roles --database-url URL [--dry-run]]   (reads customers/<name>.json)");
-    process.exit(2);
-  }
+  if (!name) throw new UsageError(USAGE);
   const file = join(ROOT, "customers", `${name}.json`);
-  if (!existsSync(file)) {
-    console.error(`error: no customer file ${relative(ROOT, file)} (copy one of customers/*.example.json and edit it)`);
-    process.exit(2);
-  }
+  if (!existsSync(file)) throw new UsageError(`no customer file ${relative(ROOT, file)} (copy one of customers/*.example.json and edit it)`);
+  readCustomerFile(file);
   if (values["roles-sql"] || values["apply-roles"]) {
-    process.exitCode = await customerRoles(file, { apply: values["apply-roles"]!, dryRun: values["dry-run"]!, url: values["database-url"] ?? process.env.ADMIN_DATABASE_URL });
-    process.exit();
+    return customerRoles(file, { apply: values["apply-roles"]!, dryRun: values["dry-run"]!, url: values["database-url"] ?? process.env.ADMIN_DATABASE_URL });
   }
-  const built = buildCustomer(name, file, { startup: true });
+  let built;
+  try {
+    built = buildCustomer(name, file, { startup: true });
+  } catch (e) {
+    // wrangler's own failure: it printed why above.
+    if ((e as { status?: unknown }).status !== undefined) throw new UsageError(`wrangler could not build ${name}'s Worker (exit ${(e as { status: unknown }).status}); its output above says why`);
+    throw new UsageError((e as Error).message);
+  }
   console.log(`config: ${relative(ROOT, built.configPath)}`);
   printBundleReport(built);
   console.log(`secrets to put: ${built.secrets.map((s) => `npx wrangler secret put ${s} --config ${relative(ROOT, built.configPath)}`).join("\n                ")}`);
-  if (values.deploy) execFileSync(WRANGLER, ["deploy", "--config", built.configPath], { cwd: ROOT, stdio: "inherit" });
+  if (values.deploy) {
+    try {
+      execFileSync(WRANGLER, ["deploy", "--config", built.configPath], { cwd: ROOT, stdio: "inherit" });
+    } catch (e) {
+      throw new UsageError(`wrangler deploy failed (exit ${(e as { status?: unknown }).status ?? "?"}); its output above says why`);
+    }
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  try {
+    process.exitCode = await main();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}`);
+    process.exitCode = 2;
+  }
+  process.exit();
 }

@@ -1,7 +1,8 @@
 /** Per-customer deployments: the generated config, checked by wrangler's own dry run. */
 import { afterAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { buildCustomer } from "../../scripts/customer";
 import { WORKER_SIZE_LIMIT_BYTES } from "../../scripts/lib/bundle";
 import { CustomerSchema } from "../../scripts/customers/schema";
@@ -84,5 +85,30 @@ describe("npm run customer: caller roles from the customer file", () => {
     expect(bad((c) => (c.roles[0].tables[0].rowFilter = "true); drop table x; --")).success).toBe(false);
     expect(bad((c) => delete c.roles[0].hyperdriveId).success).toBe(false);
     expect(bad((c) => (c.roles[0].schemas = [])).success).toBe(false);
+  });
+});
+
+describe("npm run customer: an operator's mistakes are one clear line, never a stack trace", () => {
+  const ROOT = join(import.meta.dirname, "..", "..");
+  const run = (...args: string[]) => spawnSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "scripts", "customer.ts"), ...args], { encoding: "utf8", cwd: ROOT });
+  const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
+  const bad = `zz-test-${process.pid}`;
+  const badFile = join(ROOT, "customers", `${bad}.json`);
+  afterAll(() => rmSync(badFile, { force: true }));
+
+  it.each([
+    ["no name", [], /^error: usage: npm run customer -- <name>/],
+    ["an unknown customer", ["no-such-customer"], /^error: no customer file customers\/no-such-customer\.json \(copy one of customers\/\*\.example\.json/],
+    ["an unknown option", ["acme.example", "--frobnicate"], /^error: Unknown option '--frobnicate'[\s\S]*usage: npm run customer/],
+    ["a file that is not JSON", [bad, "not-json"], /^error: customers\/zz-test-\d+\.json is not valid JSON \(/],
+    ["a file the schema refuses", [bad, "bad-schema"], /^error: customers\/zz-test-\d+\.json is invalid:\n[\s\S]*toolGroups/],
+  ])("%s", { timeout: 60_000 }, (_what, args, message) => {
+    const [first, kind] = args as string[];
+    if (kind === "not-json") writeFileSync(badFile, '{"name": "zz",\n');
+    if (kind === "bad-schema") writeFileSync(badFile, JSON.stringify({ name: "zz", database: { driver: "hyperdrive", hyperdriveId: "0".repeat(32) }, toolGroups: ["nope"] }));
+    const r = run(...(kind === "not-json" || kind === "bad-schema" ? [first!] : (args as string[])));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr + r.stdout).not.toMatch(STACK_FRAME);
   });
 });
