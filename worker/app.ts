@@ -77,7 +77,8 @@ app.all(MCP_ROUTE, async (c) => {
     if (l && !l.ok) throw new NotAdmitted(l.reason);
   });
   admitted.catch(() => {}); // awaited by the tool path; a refusal is answered below
-  const rc: RequestContext = { env: c.env, config, principal: auth, waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool, admitted, warmConnection: likelyAdmitted(auth) };
+  const client = clientOf(c.req.raw);
+  const rc: RequestContext = { env: c.env, config, principal: auth, ...(client ? { client } : {}), waitUntil: (p) => c.executionCtx.waitUntil(p), dispatch: runTool, admitted, warmConnection: likelyAdmitted(auth) };
   const pending = handleMcp(c.req.raw, raw, parsedBody, rc);
   const discard = () => void pending.then((r) => r.body?.cancel().catch(() => {}), () => {});
   let lease: Lease | undefined;
@@ -98,18 +99,40 @@ app.all(MCP_ROUTE, async (c) => {
     if (lease) c.executionCtx.waitUntil(lease.release());
     throw e;
   }
+  if (isInitialize(parsedBody) && response.ok) response = withHeader(response, "Mcp-Session-Id", crypto.randomUUID());
   // The tool runs while the (SSE) body streams: the concurrency slot is held until the body ends.
   return withTiming(lease ? withLease(response, lease, (p) => c.executionCtx.waitUntil(p)) : response, hopTiming(lease));
 });
 
+/**
+ * The client's Mcp-Session-Id, when it sends a well-formed one (visible ASCII,
+ * as the transport requires). The server is stateless: the id handed out at
+ * initialize is remembered by nothing here. It only tells two clients of one
+ * caller apart, so that a notifications/cancelled reaches the calls of the
+ * client that sent it and no other (mcp/calls.ts). An id the client made up
+ * scopes its own cancels and nothing else.
+ */
+function clientOf(request: Request): string | undefined {
+  const id = request.headers.get("mcp-session-id");
+  return id && /^[\x21-\x7e]{1,128}$/.test(id) ? id : undefined;
+}
+
+function isInitialize(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
+}
+
 function withTiming(response: Response, timing: string): Response {
+  return withHeader(response, "Server-Timing", timing);
+}
+
+function withHeader(response: Response, name: string, value: string): Response {
   try {
-    response.headers.append("Server-Timing", timing);
+    response.headers.append(name, value);
     return response;
   } catch {
     // Immutable headers (a Response passed through from fetch): copy.
     const headers = new Headers(response.headers);
-    headers.append("Server-Timing", timing);
+    headers.append(name, value);
     return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
   }
 }

@@ -53,6 +53,13 @@ export interface RequestContext {
    * closes it afterwards.
    */
   session?: () => Promise<DbSession>;
+  /**
+   * Which client of the caller sent the request: the Mcp-Session-Id it sends
+   * (handed out at initialize, see app.ts; nothing is kept for it). Only
+   * scopes cancellation (mcp/calls.ts): it grants nothing, and a client that
+   * names another's id reaches only its own caller's calls.
+   */
+  client?: string;
   /** The tools/call being served, when there is one. */
   call?: CallControl;
   /**

@@ -168,6 +168,52 @@ describe("a cancel meant for another client", () => {
     await stillServes();
   });
 
+  it("two clients of one caller are told apart by the Mcp-Session-Id handed out at initialize: a cancel reaches only its own client's call", async () => {
+    // Same caller, same request id, two clients: before, the other client's cancel stopped this call.
+    const init = mcpPost("2025", { id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "faults", version: "1" } } });
+    const sessions: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(inject("mcpUrl"), { method: "POST", headers: init.headers, body: init.body });
+      await r.text();
+      expect(r.status).toBe(200);
+      sessions.push(r.headers.get("mcp-session-id") ?? "");
+    }
+    const [mine, theirs] = sessions as [string, string];
+    expect(mine).toMatch(/^[0-9a-f-]{36}$/);
+    expect(theirs).toMatch(/^[0-9a-f-]{36}$/);
+    expect(mine).not.toBe(theirs);
+    const as = (session: string, post: { headers: Record<string, string>; body: string }) => ({ headers: { ...post.headers, "mcp-session-id": session }, body: post.body });
+
+    const t = await table();
+    const marker = uniqueName("two_clients");
+    const id = `same-${marker}`;
+    const write = (sleep: number) => mcpPost("2025", { id, method: "tools/call", params: { name: "pg_query_write", arguments: { sql: `insert into ${t} select 1, '${marker}' from pg_sleep(${sleep})` } } });
+    const running = () =>
+      waitFor(async () => (await db.query("select 1 from pg_stat_activity where query like $1 and state = 'active' and pid <> pg_backend_pid()", [`%${marker}%`])).rowCount === 1, {
+        what: "the write to run",
+        timeoutMs: 20_000,
+      });
+    const cancel = mcpPost("2025", { method: "notifications/cancelled", params: { requestId: id, reason: "gave up" } });
+
+    // The other client cancels its own call with this id: this client's write goes on and commits.
+    const s = streamPost(inject("mcpUrl"), as(mine, write(4)));
+    await running();
+    expect((await fetch(inject("mcpUrl"), { method: "POST", ...as(theirs, cancel) })).status).toBe(202);
+    expect(await s.done).toBe(200);
+    const answer = s.messages.find((m) => m.id === id);
+    expect(answer?.result?.isError ?? false).toBe(false);
+    expect(await count(t)).toBe(1);
+
+    // Its own cancel (the same session id) still reaches it.
+    const again = streamPost(inject("mcpUrl"), as(mine, write(20)));
+    await running();
+    expect((await fetch(inject("mcpUrl"), { method: "POST", ...as(mine, cancel) })).status).toBe(202);
+    expect(await again.done).toBe(200);
+    expect(again.messages.find((m) => m.id === id)?.result?.content?.[0]?.text).toMatch(/^ERROR 57014: canceling statement due to user request/);
+    expect(await count(t)).toBe(1);
+    await stillServes();
+  });
+
   it("a flood of cancel notifications opens a bounded number of connections, and the server still serves", async () => {
     // Each notification not matched in the isolate looks for its statement from a new connection. A notification
     // costs its sender nothing: before, 80 at once had the server open 80 connections (and 80 more to look again).

@@ -34,19 +34,21 @@ export async function sessionName(kind: "call" | "code" | { tx: string }, princi
 
 /**
  * What a tools/call's statements add to their session's name while they run:
- * `call <tag>` of its caller and JSON-RPC id, the only things a
+ * `call <tag>` of its caller, its client (the Mcp-Session-Id the client
+ * sends, when it sends one) and JSON-RPC id, the only things a
  * notifications/cancelled (which may arrive in another isolate) says about it.
  */
-export async function callName(principalId: string, requestId: string | number): Promise<string> {
-  return `call ${await tag("call", `${principalId}\u0000${JSON.stringify(requestId)}`)}`;
+export async function callName(principalId: string, requestId: string | number, client?: string): Promise<string> {
+  const who = client === undefined ? principalId : `${principalId}\u0000${client}`;
+  return `call ${await tag("call", `${who}\u0000${JSON.stringify(requestId)}`)}`;
 }
 
 /** A session's name while it runs a statement of the call named `call` (callName). */
 export const runningName = (session: string, call: string) => `${session} ${call}`;
 
-/** A LIKE pattern matching the sessions running a statement of this caller's call `requestId`. */
-export async function runningPattern(principalId: string, requestId: string | number): Promise<string> {
-  return `pg-mcp %by ${await callerTag(principalId)} ${await callName(principalId, requestId)}`;
+/** A LIKE pattern matching the sessions running a statement of this caller's (and client's) call `requestId`. */
+export async function runningPattern(principalId: string, requestId: string | number, client?: string): Promise<string> {
+  return `pg-mcp %by ${await callerTag(principalId)} ${await callName(principalId, requestId, client)}`;
 }
 
 /** A LIKE pattern matching every session of one caller. */

@@ -21,9 +21,14 @@
  *
  * either way the call then answers with what happened (the 57014 error, or
  * its result if it had finished), and the client that cancelled ignores it.
- * A notification names only the caller and a JSON-RPC id, and two clients of
- * one caller (one API key in two agents) count their ids the same way: the
- * call it reaches may be another client's, which must still get its answer.
+ * A notification names the caller, its client and a JSON-RPC id. Two clients
+ * of one caller (one API key in two agents) count their ids the same way, so
+ * each gets an Mcp-Session-Id at initialize (the server keeps nothing for it:
+ * it only tells the clients apart) and sends it with every request, its
+ * cancels included; a cancel reaches only the calls of the client that sent
+ * it. A client that sends no session id (a 2026-07-28 client, which cancels by
+ * closing its stream, or one that dropped it) is told apart by nothing more
+ * than the caller; the call its cancel reaches must still get its answer.
  *
  * A client that goes away closes the exchange, which the SDK reports through
  * the request's signal: the call is cancelled the same way, and its response
@@ -62,7 +67,7 @@ interface Running {
 
 /** Calls in flight in this isolate, by caller and request id. */
 const running = new Map<string, Set<Running>>();
-const keyOf = (principalId: string, id: RequestId) => `${principalId}\u0000${JSON.stringify(id)}`;
+const keyOf = (rc: RequestContext, id: RequestId) => `${rc.principal.id}\u0000${rc.client ?? ""}\u0000${JSON.stringify(id)}`;
 
 export class CallCancelled extends Error {
   override readonly name = "CallCancelled";
@@ -77,8 +82,8 @@ export class CallCancelled extends Error {
 export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, label: string, work: (rc: RequestContext) => Promise<T>): Promise<{ cancelled: false; value: T } | { cancelled: true; reason: string }> {
   const started = Date.now();
   const controller = new AbortController();
-  const name = await callName(rc.principal.id, req.id);
-  const pattern = await runningPattern(rc.principal.id, req.id);
+  const name = await callName(rc.principal.id, req.id, rc.client);
+  const pattern = await runningPattern(rc.principal.id, req.id, rc.client);
   let status = `${label} running`;
   let last = 0;
   const send = (message: string) => {
@@ -107,7 +112,7 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
   let gone!: (reason: string) => void;
   const closed = new Promise<string>((resolve) => (gone = resolve));
   const entry: Running = { cancel: stop };
-  const key = keyOf(rc.principal.id, req.id);
+  const key = keyOf(rc, req.id);
   let set = running.get(key);
   if (!set) running.set(key, (set = new Set()));
   set.add(entry);
@@ -152,12 +157,12 @@ async function cancelUntilSettled(rc: RequestContext, pattern: string, run: Prom
  * it runs in this isolate; otherwise cancels its statement wherever it runs.
  */
 export async function cancelCall(rc: RequestContext, requestId: RequestId, reason = "cancelled by the client"): Promise<void> {
-  const local = running.get(keyOf(rc.principal.id, requestId));
+  const local = running.get(keyOf(rc, requestId));
   if (local?.size) {
     for (const entry of local) entry.cancel(reason);
     return;
   }
-  const pattern = await runningPattern(rc.principal.id, requestId);
+  const pattern = await runningPattern(rc.principal.id, requestId, rc.client);
   // Once more a moment later, for a statement that was about to start when the cancel arrived.
   if ((await cancelRunning(rc.config, rc.env, pattern).catch(() => [])).length === 0) {
     await new Promise((r) => setTimeout(r, CANCEL_RETRY_MS));
