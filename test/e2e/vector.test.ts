@@ -226,6 +226,35 @@ describe("pg_vector_search", () => {
 
   const query = Array.from({ length: DIM }, (_, i) => (i % 2 ? 0.25 : -0.25));
 
+  it("answers from the table as it is now when it changed between searches (the catalog answer kept per isolate is never trusted over PostgreSQL)", async () => {
+    const t = uniqueName("vs_change");
+    await db.query(`create table "${t}" (id int primary key, embedding vector(3))`);
+    await db.query(`insert into "${t}" values (1, '[1,0,0]'), (2, '[0,1,0]')`);
+    try {
+      const first = await ok<RowSet>(client, "pg_vector_search", { table: t, vector: [1, 0, 0], k: 5 });
+      expect(first.rows.map((r) => r[0])).toEqual([1, 2]);
+      // Another dimension under the same column name: the kept answer says 3.
+      await db.query(`alter table "${t}" drop column embedding, add column embedding vector(4)`);
+      await db.query(`update "${t}" set embedding = case id when 1 then '[0,0,0,1]'::vector else '[0,0,1,0]'::vector end`);
+      const second = await ok<RowSet>(client, "pg_vector_search", { table: t, vector: [0, 0, 1, 0], k: 5 });
+      expect(second.rows.map((r) => r[0])).toEqual([2, 1]);
+      const wrong = await call(client, "pg_vector_search", { table: t, vector: [1, 0, 0], k: 5 });
+      expect(wrong.isError).toBe(true);
+      expect(text(wrong)).toMatch(/dimension_mismatch: vector has 3 dimensions; the column has 4/);
+      // Gone, then back with another key and column.
+      await db.query(`drop table "${t}"`);
+      const gone = await call(client, "pg_vector_search", { table: t, vector: [0, 0, 1, 0], k: 5 });
+      expect(text(gone)).toMatch(/undefined_table: table .* does not exist/);
+      await db.query(`create table "${t}" (key text primary key, v vector(2))`);
+      await db.query(`insert into "${t}" values ('x', '[1,1]')`);
+      const back = await ok<RowSet>(client, "pg_vector_search", { table: t, vector: [1, 1], k: 5 });
+      expect(back.columns.map((c) => c.name)).toEqual(["key", "distance"]);
+      expect(back.rows).toEqual([["x", 0]]);
+    } finally {
+      await db.query(`drop table if exists "${t}"`);
+    }
+  });
+
   for (const metric of ["l2", "ip", "cosine", "l1"] as const) {
     it(`returns the exact k nearest by ${metric} on a table without an index`, async () => {
       const r = await ok<RowSet>(client, "pg_vector_search", { table: plainTable, vector: query, metric, k: 10 });

@@ -95,6 +95,50 @@ export async function pgvector(ctx: ToolContext, table?: string): Promise<Pgvect
   return info;
 }
 
+/**
+ * pg_vector_search's catalog answer, kept per isolate for INFO_TTL_MS: a search
+ * is then one round trip, not two (the catalog read cannot be pipelined with
+ * the search, which is built from its answer). Only what a table that exists
+ * answered is kept, per caller role (a role's answer hides what it may not
+ * use). A stale answer never decides anything: the search runs as the caller,
+ * so PostgreSQL still checks the table, the column and its privileges; and a
+ * search that fails with an entry from here is answered again from a fresh
+ * read (a column or dimension that changed), once.
+ */
+const INFO_TTL_MS = 30_000;
+const INFO_MAX_ENTRIES = 256;
+const searchInfo = new WeakMap<object, Map<string, { at: number; info: Pgvector }>>();
+
+function infoCache(ctx: ToolContext): Map<string, { at: number; info: Pgvector }> {
+  let m = searchInfo.get(ctx.config);
+  if (!m) searchInfo.set(ctx.config, (m = new Map()));
+  return m;
+}
+const infoKey = (ctx: ToolContext, table: string) => `${ctx.sql.callerRole ?? ""}\u0000${table}`;
+
+function cachedInfo(ctx: ToolContext, table: string): Pgvector | undefined {
+  const m = infoCache(ctx);
+  const e = m.get(infoKey(ctx, table));
+  if (e && Date.now() - e.at < INFO_TTL_MS) return e.info;
+  if (e) m.delete(infoKey(ctx, table));
+  return undefined;
+}
+
+function rememberInfo(ctx: ToolContext, table: string, info: Pgvector): void {
+  if (!info.table?.exists) return;
+  const m = infoCache(ctx);
+  if (m.size >= INFO_MAX_ENTRIES) m.delete(m.keys().next().value!);
+  m.set(infoKey(ctx, table), { at: Date.now(), info });
+}
+
+/** An error a changed table explains: a name, type or dimension the kept answer had wrong. */
+function staleShaped(e: unknown): boolean {
+  if (e instanceof ToolError) return ["undefined_table", "undefined_column", "not_a_vector", "ambiguous_column", "dimension_mismatch", "invalid_metric"].includes(e.code);
+  const code = (e as { code?: unknown } | null)?.code;
+  // 42xxx (undefined table/column, wrong type or operator) and 22xxx (pgvector's dimension checks).
+  return typeof code === "string" && /^(42|22)/.test(code) && code !== "42501";
+}
+
 function needVersion(pv: Pgvector, want: string, what: string): void {
   if (!atLeast(pv.version, want)) throw new ToolError("feature_not_supported", `${what} needs pgvector ${want} or later; this database has ${pv.versionText}`, "ALTER EXTENSION vector UPDATE after upgrading pgvector on the server");
 }
@@ -244,56 +288,74 @@ export function filterSql(filters: Filter[], params: unknown[]): string[] {
 // ---------------------------------------------------------------------------
 // pg_vector_search
 
+const SearchInput = z.object({
+  table: tableArg,
+  column: columnArg,
+  vector: vectorSchema,
+  metric: metricSchema,
+  k: int(1, 1000).default(10),
+  filter: filterSchema,
+  select: z.array(ident).max(50).optional(),
+  efSearch: int(1, 1000).optional(),
+  probes: int(1, 32768).optional(),
+  iterative: z.boolean().optional().describe("for selective filters"),
+});
+
 export const vectorSearch = defineTool({
   name: "pg_vector_search",
   group: "vector",
   title: "Nearest-neighbour vector search",
   description: "k nearest rows to a vector (pgvector), filtered: primary key, distance (ip: negative inner product), select columns. efSearch/probes raise recall.",
   scope: "read",
-  input: z.object({
-    table: tableArg,
-    column: columnArg,
-    vector: vectorSchema,
-    metric: metricSchema,
-    k: int(1, 1000).default(10),
-    filter: filterSchema,
-    select: z.array(ident).max(50).optional(),
-    efSearch: int(1, 1000).optional(),
-    probes: int(1, 32768).optional(),
-    iterative: z.boolean().optional().describe("for selective filters"),
-  }),
+  input: SearchInput,
   output: RowSetSchema,
   annotations: READ,
   async handler(args, ctx) {
     const values = parseVector(args.vector, "vector");
-    const pv = await pgvector(ctx, args.table);
-    const col = vectorColumn(pv, args.table, args.column);
-    checkMetric(pv, args.metric, col.type);
-    checkDims(values, col.dims, "vector");
-    const params: unknown[] = [vectorLiteral(values, col.type, "vector")];
-    const distance = `${quoteIdent(col.name)} ${operator(pv, args.metric)} $1::${castType(pv, col.type, values.length)}`;
-    const keys = pv.table!.pk.map(quoteIdent);
-    const extra = (args.select ?? []).filter((c) => !pv.table!.pk.includes(c)).map(quoteIdent);
-    const where = filterSql(args.filter ?? [], params);
-    params.push(args.k);
-    let sql = `SELECT ${[...keys, `${distance} AS distance`, ...extra].join(", ")} FROM ${pv.table!.sql}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${distance} LIMIT $${params.length}`;
-
-    const settings: Record<string, string | number> = {};
-    // HNSW returns at most ef_search rows (default 40): raise it to k unless the caller chose.
-    if (args.efSearch !== undefined) settings["hnsw.ef_search"] = args.efSearch;
-    else if (args.k > 40) settings["hnsw.ef_search"] = args.k;
-    if (args.probes !== undefined) settings["ivfflat.probes"] = args.probes;
-    if (args.iterative) {
-      needVersion(pv, "0.8.0", "iterative index scans");
-      settings["hnsw.iterative_scan"] = "relaxed_order";
-      settings["ivfflat.iterative_scan"] = "relaxed_order";
-      // relaxed_order may return rows slightly out of order; sort the k rows again.
-      sql = `WITH r AS MATERIALIZED (${sql}) SELECT * FROM r ORDER BY distance`;
+    const kept = cachedInfo(ctx, args.table);
+    if (kept) {
+      try {
+        return await search(args, ctx, values, kept);
+      } catch (e) {
+        infoCache(ctx).delete(infoKey(ctx, args.table));
+        if (!staleShaped(e)) throw e;
+      }
     }
-    const rs = await ctx.sql.read(sql, params, { maxRows: args.k }, { settings });
-    return { structured: rs, text: renderRowSet(rs) };
+    const pv = await pgvector(ctx, args.table);
+    const out = await search(args, ctx, values, pv);
+    rememberInfo(ctx, args.table, pv);
+    return out;
   },
 });
+
+/** The search itself, from a catalog answer (kept or fresh). */
+async function search(args: z.infer<typeof SearchInput>, ctx: ToolContext, values: number[], pv: Pgvector) {
+  const col = vectorColumn(pv, args.table, args.column);
+  checkMetric(pv, args.metric, col.type);
+  checkDims(values, col.dims, "vector");
+  const params: unknown[] = [vectorLiteral(values, col.type, "vector")];
+  const distance = `${quoteIdent(col.name)} ${operator(pv, args.metric)} $1::${castType(pv, col.type, values.length)}`;
+  const keys = pv.table!.pk.map(quoteIdent);
+  const extra = (args.select ?? []).filter((c) => !pv.table!.pk.includes(c)).map(quoteIdent);
+  const where = filterSql(args.filter ?? [], params);
+  params.push(args.k);
+  let sql = `SELECT ${[...keys, `${distance} AS distance`, ...extra].join(", ")} FROM ${pv.table!.sql}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${distance} LIMIT $${params.length}`;
+
+  const settings: Record<string, string | number> = {};
+  // HNSW returns at most ef_search rows (default 40): raise it to k unless the caller chose.
+  if (args.efSearch !== undefined) settings["hnsw.ef_search"] = args.efSearch;
+  else if (args.k > 40) settings["hnsw.ef_search"] = args.k;
+  if (args.probes !== undefined) settings["ivfflat.probes"] = args.probes;
+  if (args.iterative) {
+    needVersion(pv, "0.8.0", "iterative index scans");
+    settings["hnsw.iterative_scan"] = "relaxed_order";
+    settings["ivfflat.iterative_scan"] = "relaxed_order";
+    // relaxed_order may return rows slightly out of order; sort the k rows again.
+    sql = `WITH r AS MATERIALIZED (${sql}) SELECT * FROM r ORDER BY distance`;
+  }
+  const rs = await ctx.sql.read(sql, params, { maxRows: args.k }, { settings });
+  return { structured: rs, text: renderRowSet(rs) };
+}
 
 // ---------------------------------------------------------------------------
 // pg_vector_upsert
