@@ -15,6 +15,7 @@ import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
 import { observer, uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
+import { INTERNAL_SCHEMA, READY_SQL, STORE_COMMENT, idempotencyDdl } from "../../worker/db/idempotency-store";
 
 const fixture = useClientAndObserver();
 let client: Client;
@@ -368,4 +369,56 @@ describe("keys belong to their caller, and the table to the server", () => {
       await c.close();
     }
   });
+});
+
+describe("idempotency keys: the store is the server role's own or it is not used", () => {
+  it("a pgmcp_internal schema another role made first is refused, never run as the server's role; once dropped, the server makes its own", async () => {
+    // In a database of its own: the suite's store in the shared database stays untouched.
+    const admin = await observer();
+    const dbName = uniqueName("idem_owner");
+    const intruder = uniqueName("intruder");
+    const serverUrl = new URL(inject("serverDatabaseUrl"));
+    const server = decodeURIComponent(serverUrl.username);
+    await admin.query(`create database ${dbName}`);
+    await admin.query(`create role ${intruder} nologin`);
+    const { default: PG } = await import("pg");
+    const as = (url: string) => {
+      const u = new URL(url);
+      u.pathname = `/${dbName}`;
+      return new PG.Client({ connectionString: u.toString() });
+    };
+    const super_ = as(inject("databaseUrl"));
+    const mine = as(inject("serverDatabaseUrl"));
+    try {
+      await admin.query(`grant connect, create on database ${dbName} to ${server}, ${intruder}`);
+      await super_.connect();
+      // A role with CREATE on the database gets there first, with a function the server would call.
+      await super_.query(`create schema ${INTERNAL_SCHEMA} authorization ${intruder}`);
+      // Marked complete, as the server's own store is: only ownership tells them apart.
+      await super_.query(`comment on schema ${INTERNAL_SCHEMA} is '${STORE_COMMENT}'`);
+      await super_.query(`set role ${intruder}; create function ${INTERNAL_SCHEMA}.idempotency_begin(text, text, text) returns void language sql as 'select'; reset role`);
+      await mine.connect();
+      expect((await mine.query<{ ready: boolean }>(READY_SQL, [[]])).rows[0]!.ready).toBe(false);
+      const refused = await mine.query(`BEGIN; ${idempotencyDdl([], "pgmcp_read")}; COMMIT`).then(
+        () => undefined,
+        (e: { code?: string; message: string; hint?: string }) => e,
+      );
+      await mine.query("ROLLBACK").catch(() => {});
+      expect(refused?.code).toBe("42501");
+      expect(refused?.message).toMatch(/schema pgmcp_internal \(or an object in it\) exists and is not owned by the server's role/);
+      expect(refused?.hint).toMatch(/drop the schema pgmcp_internal/);
+      // Nothing of the server's went into it.
+      expect((await super_.query(`select count(*)::int as n from pg_class where relnamespace = '${INTERNAL_SCHEMA}'::regnamespace`)).rows[0].n).toBe(0);
+
+      await super_.query(`drop schema ${INTERNAL_SCHEMA} cascade`);
+      await mine.query(`BEGIN; ${idempotencyDdl([], "pgmcp_read")}; COMMIT`);
+      expect((await mine.query<{ ready: boolean }>(READY_SQL, [[]])).rows[0]!.ready).toBe(true);
+    } finally {
+      await mine.end().catch(() => {});
+      await super_.end().catch(() => {});
+      await admin.query(`drop database if exists ${dbName} with (force)`);
+      await admin.query(`drop role if exists ${intruder}`);
+      await admin.end();
+    }
+  }, 60_000);
 });

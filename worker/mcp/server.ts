@@ -213,6 +213,7 @@ export async function withToolContext<T>(rc: RequestContext, fn: (ctx: ToolConte
     principal: rc.principal,
     request: rc,
     sql: txId ? remoteExecutor(rc.env, txId, rc.principal, rc.call?.callName, rc.onNotice) : requestExecutor(rc.config, rc.session ?? own, rc.call, rc.principal.db),
+    ...(txId ? { ownSql: requestExecutor(rc.config, rc.session ?? own, rc.call, rc.principal.db) } : {}),
     // Resources and prompts never destroy; a tool call gets its own confirmer (bound to its name and arguments).
     confirm: confirm ?? confirmer(rc, "this call", undefined),
   };

@@ -32,6 +32,12 @@ export interface ToolContext {
   /** Runs SQL in the right transaction with the deployment's timeout and caps (see db/executor.ts). */
   sql: SqlExecutor;
   /**
+   * When `sql` runs in a held transaction: the caller's own connection, as
+   * the call would have without `tx` (opened only if used). pg_tx_commit
+   * reads there what a transaction that has ended left behind.
+   */
+  ownSql?: SqlExecutor;
+  /**
    * Call before running anything destructive (sql/destructive.ts): returns
    * when it may run (nothing destructive, confirmation off, the user
    * confirmed, or the fallback proceeds); throws otherwise (a refusal, or the

@@ -134,7 +134,8 @@ export const txCommit = defineTool({
 async function settleByKey(ctx: ToolContext, tx: string, claim: IdempotencyClaim, xid: string | undefined): Promise<CommitAnswer> {
   let row: { tool: string; args_hash: string; outcome: string | null; at_ms: number } | undefined;
   try {
-    [row] = toObjects<NonNullable<typeof row>>(await ctx.sql.write(SETTLE_SQL, [claim.token], { rollback: true }));
+    // On the caller's own connection (the same login as the transaction's): the transaction's object has closed it.
+    [row] = toObjects<NonNullable<typeof row>>(await (ctx.ownSql ?? ctx.sql).write(SETTLE_SQL, [claim.token], { rollback: true }));
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new ToolError("commit_unknown", `transaction ${tx}: its COMMIT's outcome is not known yet, and its idempotency key could not be read (${why})`, `retry pg_tx_commit with the same idempotency_key shortly; do not commit again${xid ? `; or check with select pg_xact_status('${xid}'::xid8)` : ""}`);
