@@ -27,7 +27,10 @@ import { inTransactionExecutor } from "../worker/db/tx-executor";
 import { identitySettings, type DbIdentity } from "../worker/db/identity";
 import type { ReadOptions, ScriptOptions, ScriptOutcome, SqlExecutor } from "../worker/db/executor";
 import { toErrorInfo, type ToolErrorInfo } from "../worker/tools/errors";
-import { CLAIM_WITH_OUTCOME_SQL, encodeOutcome, reusedError, type IdempotencyClaim } from "../worker/db/idempotency";
+import { CLAIM_WITH_OUTCOME_SQL, claimError, encodeOutcome, reusedError, type IdempotencyClaim } from "../worker/db/idempotency";
+
+/** The savepoint a keyed COMMIT claims its key in (a name no caller is told, so none can release it first). */
+const CLAIM_SAVEPOINT = "pgmcp_idempotency_claim";
 
 export type Isolation = "read committed" | "repeatable read" | "serializable";
 
@@ -301,13 +304,25 @@ export class TxSession extends DurableObject {
     try {
       if (claim) {
         // The key's row, written in the transaction: after COMMIT it is there if and only if the transaction committed.
+        // In a savepoint: a key this transaction may not have (used by another COMMIT, or held by one still running)
+        // leaves it open and untouched, its row locks and all, instead of aborting it.
         const at = new Date().toISOString();
-        const status = (await session.query<{ status: string }>(CLAIM_WITH_OUTCOME_SQL, [claim.token, claim.tool, claim.argsHash, encodeOutcome({ state: "committed" })])).rows[0]?.status;
-        if (status !== "claimed") {
-          // Used before, by another transaction's COMMIT: this one stays open, untouched.
-          this.#ending = undefined;
-          return { ok: false, error: toErrorInfo(reusedError("pg_tx_commit")) };
+        await session.query(`SAVEPOINT ${CLAIM_SAVEPOINT}`);
+        let refused: ToolErrorInfo | undefined;
+        try {
+          const status = (await session.query<{ status: string }>(CLAIM_WITH_OUTCOME_SQL, [claim.token, claim.tool, claim.argsHash, encodeOutcome({ state: "committed" })])).rows[0]?.status;
+          if (status !== "claimed") refused = toErrorInfo(reusedError("pg_tx_commit"));
+        } catch (e) {
+          const known = claimError("pg_tx_commit", e);
+          if (!known || e instanceof ConnectionLostError || session.lostReason) throw e;
+          refused = toErrorInfo(known);
         }
+        if (refused) {
+          await session.query(`ROLLBACK TO SAVEPOINT ${CLAIM_SAVEPOINT}; RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}`);
+          this.#ending = undefined;
+          return { ok: false, error: refused };
+        }
+        await session.query(`RELEASE SAVEPOINT ${CLAIM_SAVEPOINT}`);
         key = { token: claim.token, at };
       }
       // Null when the transaction wrote nothing: then a lost COMMIT loses nothing.

@@ -15,6 +15,7 @@ import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
 import { observer, uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
+import { startWorker } from "../../scripts/lib/worker";
 import { INTERNAL_SCHEMA, READY_SQL, STORE_COMMENT, idempotencyDdl } from "../../worker/db/idempotency-store";
 
 const fixture = useClientAndObserver();
@@ -223,6 +224,31 @@ describe("pg_tx_commit with idempotency_key", () => {
     expect(await count(t)).toBe(2);
   });
 
+  it("a key held by a COMMIT still in flight answers busy, and this transaction stays open and usable", async () => {
+    const t = await table();
+    const k = key();
+    // Another COMMIT holding this key, not yet committed: a session of the server's own role (the key's db_role) claims it and waits.
+    const { default: PG } = await import("pg");
+    const holder = new PG.Client({ connectionString: inject("serverDatabaseUrl") });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pgmcp_internal.idempotency_claim($1, 'pg_tx_commit', 'another transaction', null)", [createHash("sha256").update(`local\u0000${k}`).digest("hex")]);
+      const tx = (await ok<{ tx: string }>(client, "pg_tx_begin", {})).tx;
+      await ok(client, "pg_query_write", { tx, sql: `insert into ${t} values (1, 'a')` });
+      const busy = await call(client, "pg_tx_commit", { tx, idempotency_key: k });
+      expect(codeOf(busy), text(busy)).toBe("idempotency_key_busy");
+      // Not aborted by the wait: its write is still there to commit.
+      expect((await ok<{ state: string }>(client, "pg_tx_status", { tx })).state).toBe("open");
+      expect(await count(t)).toBe(0);
+      expect((await ok<{ state: string }>(client, "pg_tx_commit", { tx, idempotency_key: key() })).state).toBe("committed");
+      expect(await count(t)).toBe(1);
+    } finally {
+      await holder.query("rollback").catch(() => {});
+      await holder.end();
+    }
+  }, 90_000);
+
   it("a transaction rolled back by its failed COMMIT answers rolled back on retry, and its key is free", async () => {
     const t = uniqueName("idem_deferred");
     await db.query(`create table ${t} (id int, constraint ${t}_u unique (id) deferrable initially deferred)`);
@@ -421,4 +447,48 @@ describe("idempotency keys: the store is the server role's own or it is not used
       await admin.end();
     }
   }, 60_000);
+});
+
+describe("idempotency keys: a store dropped while the server runs", () => {
+  it("a keyed write after the store was dropped is refused with nothing run, and the next one makes the store again and writes once", async () => {
+    // A database and a Worker of their own: the store of the suite's database stays in place for the other files.
+    const admin = await observer();
+    const dbName = uniqueName("idem_gone");
+    const serverUrl = new URL(inject("serverDatabaseUrl"));
+    await admin.query(`create database ${dbName}`);
+    await admin.query(`grant connect, create on database ${dbName} to ${decodeURIComponent(serverUrl.username)}`);
+    const at = (url: string) => {
+      const u = new URL(url);
+      u.pathname = `/${dbName}`;
+      return u.toString();
+    };
+    const { default: PG } = await import("pg");
+    const su = new PG.Client({ connectionString: at(inject("databaseUrl")) });
+    await su.connect();
+    const worker = await startWorker({ databaseUrl: at(inject("serverDatabaseUrl")), bundleDir: inject("workerBundleDir"), vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", READ_ROLE: "" } });
+    const mcp = await connectClient(worker.mcpUrl);
+    try {
+      await su.query(`create table gone_t (id int); grant all on gone_t to ${decodeURIComponent(serverUrl.username)}`);
+      const rows = async () => (await su.query<{ n: number }>("select count(*)::int as n from gone_t")).rows[0]!.n;
+      await ok(mcp, "pg_query_write", { sql: "insert into gone_t values (1)", idempotency_key: key() });
+      expect(await rows()).toBe(1);
+      await su.query(`drop schema ${INTERNAL_SCHEMA} cascade`);
+      const k = key();
+      const refused = await call(mcp, "pg_query_write", { sql: "insert into gone_t values (2)", idempotency_key: k });
+      expect(codeOf(refused), text(refused)).toBe("idempotency_unavailable");
+      expect(text(refused)).toMatch(/is gone: it was dropped after this server checked it/);
+      expect(await rows()).toBe(1);
+      const again = await ok<{ replayed?: string }>(mcp, "pg_query_write", { sql: "insert into gone_t values (2)", idempotency_key: k });
+      expect(again.replayed).toBeUndefined();
+      expect(await rows()).toBe(2);
+      expect((await ok<{ replayed?: string }>(mcp, "pg_query_write", { sql: "insert into gone_t values (2)", idempotency_key: k })).replayed).toBeTruthy();
+      expect(await rows()).toBe(2);
+    } finally {
+      await mcp.close().catch(() => {});
+      await worker.stop();
+      await su.end().catch(() => {});
+      await admin.query(`drop database if exists ${dbName} with (force)`);
+      await admin.end();
+    }
+  }, 180_000);
 });

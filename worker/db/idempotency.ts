@@ -145,16 +145,42 @@ function boundOutcome(value: unknown): unknown {
  */
 export async function claimFailed<T>(db: DbSession, c: IdempotencyClaim, e: unknown): Promise<Replayed<T>> {
   const code = (e as { code?: string }).code;
+  if (code && STORE_GONE.has(code)) throw storeGoneError();
   if (code === REUSED) throw reusedError(c.tool);
   // Waiting for the call that holds the key outlasted lock_timeout (or the statement timeout, without one).
-  if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) {
-    throw new ToolError("idempotency_key_busy", "another call with this idempotency_key is still running", "retry shortly with the same key: it answers with that call's outcome, or runs if that call failed");
-  }
+  if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) throw busyError();
   if (code !== REPLAY) throw e;
   const row = (await db.query<{ outcome: string | null; at_ms: number }>(`SELECT outcome, at_ms FROM ${INTERNAL_SCHEMA}.idempotency_get($1)`, [c.token])).rows[0];
   const stored = row && decodeOutcome<T>(row);
   if (!stored) throw new ToolError("idempotency_key_busy", "this idempotency_key's first outcome is not readable (it has just expired, or was not recorded)", "retry with a new key once you have checked whether the first call's write is in the database");
   return stored;
+}
+
+/** The claim's schema, function or table is missing: the store was dropped after this isolate checked it (ensureIdempotencyStore). */
+const STORE_GONE = new Set(["3F000", "42883", "42P01"]);
+
+/** Forgets this isolate's check, so the next keyed call makes the store again. */
+function storeGoneError(): ToolError {
+  ensured = undefined;
+  return new ToolError(
+    "idempotency_unavailable",
+    `the idempotency store (${INTERNAL_SCHEMA}) is gone: it was dropped after this server checked it; the next call with a key makes it again, and nothing of this call ran`,
+    "retry with the same key; keys recorded before the drop are lost, so first check whether an earlier attempt's write is in the database",
+  );
+}
+
+export function busyError(): ToolError {
+  return new ToolError("idempotency_key_busy", "another call with this idempotency_key is still running", "retry shortly with the same key: it answers with that call's outcome, or runs if that call failed");
+}
+
+/** The claim itself failed (not the connection): busy when it waited too long for the key's holder, reused when another transaction's COMMIT took the key. */
+export function claimError(tool: string, e: unknown): ToolError | undefined {
+  const code = (e as { code?: string } | null)?.code;
+  if (code && STORE_GONE.has(code)) return storeGoneError();
+  if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) return busyError();
+  // REPEATABLE READ / SERIALIZABLE: a key committed after this transaction's snapshot.
+  if (code === "40001" || code === REUSED) return reusedError(tool);
+  return undefined;
 }
 
 export function reusedError(tool: string): ToolError {
