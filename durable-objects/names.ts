@@ -44,7 +44,11 @@ export async function freeSlot(env: Env, kind: SlotKind, id: string): Promise<vo
   let timer: ReturnType<typeof setTimeout> | undefined;
   const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, FREE_SLOT_WAIT_MS)));
   try {
-    await Promise.race([Promise.resolve(deploymentLimits(env).closeSlot(kind, id)).catch(() => {}), waited]);
+    // Inside the promise chain: a missing binding or a throwing stub is swallowed like a failed RPC.
+    const closing = Promise.resolve()
+      .then(() => deploymentLimits(env).closeSlot(kind, id))
+      .catch(() => {});
+    await Promise.race([closing, waited]);
   } finally {
     clearTimeout(timer);
   }
