@@ -13,7 +13,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type pg from "pg";
 import { call, connectClient, ok, text, type ToolResult } from "../support/mcp";
-import { observer, uniqueName, useClientAndObserver } from "../support/db";
+import { observer, scratchDatabase, uniqueName, useClientAndObserver } from "../support/db";
 import { waitFor } from "../support/wait";
 import { startWorker } from "../../scripts/lib/worker";
 import { INTERNAL_SCHEMA, READY_SQL, STORE_COMMENT, idempotencyDdl } from "../../worker/db/idempotency-store";
@@ -400,23 +400,15 @@ describe("keys belong to their caller, and the table to the server", () => {
 describe("idempotency keys: the store is the server role's own or it is not used", () => {
   it("a pgmcp_internal schema another role made first is refused, never run as the server's role; once dropped, the server makes its own", async () => {
     // In a database of its own: the suite's store in the shared database stays untouched.
+    const scratch = await scratchDatabase("idem_owner");
     const admin = await observer();
-    const dbName = uniqueName("idem_owner");
     const intruder = uniqueName("intruder");
-    const serverUrl = new URL(inject("serverDatabaseUrl"));
-    const server = decodeURIComponent(serverUrl.username);
-    await admin.query(`create database ${dbName}`);
     await admin.query(`create role ${intruder} nologin`);
+    await admin.query(`grant connect, create on database ${scratch.name} to ${intruder}`);
     const { default: PG } = await import("pg");
-    const as = (url: string) => {
-      const u = new URL(url);
-      u.pathname = `/${dbName}`;
-      return new PG.Client({ connectionString: u.toString() });
-    };
-    const super_ = as(inject("databaseUrl"));
-    const mine = as(inject("serverDatabaseUrl"));
+    const super_ = new PG.Client({ connectionString: scratch.url(inject("databaseUrl")) });
+    const mine = new PG.Client({ connectionString: scratch.url(inject("serverDatabaseUrl")) });
     try {
-      await admin.query(`grant connect, create on database ${dbName} to ${server}, ${intruder}`);
       await super_.connect();
       // A role with CREATE on the database gets there first, with a function the server would call.
       await super_.query(`create schema ${INTERNAL_SCHEMA} authorization ${intruder}`);
@@ -442,7 +434,7 @@ describe("idempotency keys: the store is the server role's own or it is not used
     } finally {
       await mine.end().catch(() => {});
       await super_.end().catch(() => {});
-      await admin.query(`drop database if exists ${dbName} with (force)`);
+      await scratch.drop();
       await admin.query(`drop role if exists ${intruder}`);
       await admin.end();
     }
@@ -452,23 +444,14 @@ describe("idempotency keys: the store is the server role's own or it is not used
 describe("idempotency keys: a store dropped while the server runs", () => {
   it("a keyed write after the store was dropped is refused with nothing run, and the next one makes the store again and writes once", async () => {
     // A database and a Worker of their own: the store of the suite's database stays in place for the other files.
-    const admin = await observer();
-    const dbName = uniqueName("idem_gone");
-    const serverUrl = new URL(inject("serverDatabaseUrl"));
-    await admin.query(`create database ${dbName}`);
-    await admin.query(`grant connect, create on database ${dbName} to ${decodeURIComponent(serverUrl.username)}`);
-    const at = (url: string) => {
-      const u = new URL(url);
-      u.pathname = `/${dbName}`;
-      return u.toString();
-    };
+    const scratch = await scratchDatabase("idem_gone");
     const { default: PG } = await import("pg");
-    const su = new PG.Client({ connectionString: at(inject("databaseUrl")) });
+    const su = new PG.Client({ connectionString: scratch.url(inject("databaseUrl")) });
     await su.connect();
-    const worker = await startWorker({ databaseUrl: at(inject("serverDatabaseUrl")), bundleDir: inject("workerBundleDir"), vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", READ_ROLE: "" } });
+    const worker = await startWorker({ databaseUrl: scratch.url(inject("serverDatabaseUrl")), bundleDir: inject("workerBundleDir"), vars: { AUTH_MODE: "none", RATE_LIMIT_PER_MINUTE: "0", READ_ROLE: "" } });
     const mcp = await connectClient(worker.mcpUrl);
     try {
-      await su.query(`create table gone_t (id int); grant all on gone_t to ${decodeURIComponent(serverUrl.username)}`);
+      await su.query(`create table gone_t (id int); grant all on gone_t to ${scratch.serverRole}`);
       const rows = async () => (await su.query<{ n: number }>("select count(*)::int as n from gone_t")).rows[0]!.n;
       await ok(mcp, "pg_query_write", { sql: "insert into gone_t values (1)", idempotency_key: key() });
       expect(await rows()).toBe(1);
@@ -487,8 +470,7 @@ describe("idempotency keys: a store dropped while the server runs", () => {
       await mcp.close().catch(() => {});
       await worker.stop();
       await su.end().catch(() => {});
-      await admin.query(`drop database if exists ${dbName} with (force)`);
-      await admin.end();
+      await scratch.drop();
     }
   }, 180_000);
 });
