@@ -27,6 +27,15 @@ const DEFINER = "LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg
 const FUNCTIONS = ["idempotency_claim(text, text, text, text)", "idempotency_begin(text, text, text)", "idempotency_record(text, text)", "idempotency_get(text)", "idempotency_settle(text)"];
 
 /**
+ * True when the schema, or a relation or function in it, belongs to another
+ * role than the one asking: such a store is never used (a role with CREATE on
+ * the database could have made it first, to run its code as the server's).
+ */
+const NOT_ALL_OURS = `(EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = '${INTERNAL_SCHEMA}' AND n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+  OR EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
+  OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)))`;
+
+/**
  * Creates (or completes) the schema. Run by the server's role, which owns
  * everything in it. `callerRoles`: this deployment's DATABASE_ROLES, which
  * get the functions; `readRole` is refused everything explicitly, since
@@ -39,9 +48,7 @@ SELECT pg_advisory_xact_lock(hashtext('${VERSION}'));
 CREATE SCHEMA IF NOT EXISTS ${INTERNAL_SCHEMA};
 -- A schema of that name made by another role (one with CREATE on the database) would run its code as this role: refuse it.
 DO $own$ BEGIN
-  IF (SELECT nspowner FROM pg_namespace WHERE nspname = '${INTERNAL_SCHEMA}') <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-     OR EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user))
-     OR EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) THEN
+  IF ${NOT_ALL_OURS} THEN
     RAISE EXCEPTION 'schema ${INTERNAL_SCHEMA} (or an object in it) exists and is not owned by the server''s role %: the server will not run code another role put there', current_user
       USING ERRCODE = '42501', HINT = 'drop the schema ${INTERNAL_SCHEMA} as an administrator (it holds only idempotency keys) and let the server create it again';
   END IF;
@@ -156,7 +163,5 @@ COMMENT ON SCHEMA ${INTERNAL_SCHEMA} IS '${STORE_COMMENT}';`;
  * refuses it with a message naming the fix.
  */
 export const READY_SQL = `SELECT CASE WHEN obj_description(to_regnamespace('${INTERNAL_SCHEMA}'), 'pg_namespace') IS DISTINCT FROM '${STORE_COMMENT}' THEN false
-  WHEN EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = '${INTERNAL_SCHEMA}' AND n.nspowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) THEN false
-  WHEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) THEN false
-  WHEN EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '${INTERNAL_SCHEMA}' AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)) THEN false
+  WHEN ${NOT_ALL_OURS} THEN false
   ELSE coalesce((SELECT bool_and(has_function_privilege(r.oid, '${INTERNAL_SCHEMA}.${FUNCTIONS[0]}', 'EXECUTE')) FROM pg_roles r WHERE r.rolname = ANY($1::text[])), true) END AS ready`;
