@@ -6,7 +6,15 @@
  * Rows: the product as `npm run dev` serves it (wrangler dev, with its proxy
  * worker) and as Miniflare serves it (one workerd hop), both with an API key
  * and the default limits on (as deployed), and Toolbox (`--prebuilt postgres`,
- * MCP over HTTP). Tables: the product directly to PostgreSQL (a connection
+ * MCP over HTTP). Two floor rows (./floor/index.ts) say what any MCP server
+ * on Workers pays here: MCP answered by hand, and the MCP SDK's stateless
+ * handler, each with one tool that opens a connection per call through the
+ * same Miniflare, local Hyperdrive and pooler as the product. The product's
+ * distance to the SDK floor is its own; the floors' distance to Toolbox is
+ * the platform's (a connection per request; one workerd thread locally).
+ * "CPU per select 1" is the CPU time of the serving processes (workerd for
+ * the Miniflare rows, Toolbox's process group) over the sequential calls,
+ * read from /proc: steadier than latency on a shared machine. Tables: the product directly to PostgreSQL (a connection
  * per call, SCRAM and all), and behind PgBouncer in transaction mode (the
  * stand-in for Hyperdrive's pool; skipped with a message when `pgbouncer` is
  * not installed). Toolbox connects directly in both (it keeps its own pool).
@@ -41,6 +49,8 @@ import { startToolbox } from "../lib/peers";
 import { startPgliteVector } from "../lib/pglite";
 import { rng } from "../lib/rng";
 import { pgbouncerMissing, startPgBouncer } from "../lib/pgbouncer";
+import { cpuMs } from "../lib/cpu";
+import { join } from "node:path";
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
 const BIG_CALLS = 20;
@@ -58,6 +68,9 @@ const VECTOR_CALLS = Number(process.env.BENCH_VECTOR_CALLS ?? 120);
 const VECTOR_K = 10;
 /** The product's request `_meta` key for where a row set's rows go (README "Where the rows are"). */
 const ROWS_META_KEY = "pg-mcp/rows";
+const FLOOR_CONFIG = join(import.meta.dirname, "floor", "wrangler.toml");
+const FLOOR_PLAIN = "floor: MCP by hand, a connection per call";
+const FLOOR_SDK = "floor: the MCP SDK's handler, a connection per call";
 
 interface Target {
   name: string;
@@ -68,6 +81,8 @@ interface Target {
   args(sql: string): Record<string, unknown>;
   /** The product only: it can place a row set's rows once. */
   placesRows?: boolean;
+  /** The processes serving it, whose CPU time is read (Linux); none: not measured. */
+  pids?: () => number[];
   stop(): Promise<void>;
 }
 
@@ -82,6 +97,8 @@ interface Result {
   tools: number;
   rps: number;
   calls: number;
+  /** CPU milliseconds the serving processes spent per sequential select 1. */
+  cpuPerCall?: number;
   /** Synchronous Durable Object round trips per read call, by object scope, as the product reports them. */
   doHops?: string;
 }
@@ -113,6 +130,8 @@ class Measured {
   calls = 0;
   busyMs = 0;
   doHops?: string;
+  cpuMs = 0;
+  cpuCalls = 0;
   private constructor(
     readonly target: Target,
     private client: Client,
@@ -144,7 +163,15 @@ class Measured {
 
   /** One round: a share of the sequential calls, of the big results and of the throughput time. */
   async round(): Promise<void> {
-    this.small.push(...(await time(() => this.call("select 1"), Math.ceil(CALLS / ROUNDS), 3)));
+    const pids = this.target.pids?.() ?? [];
+    const cpu0 = cpuMs(pids);
+    const small = await time(() => this.call("select 1"), Math.ceil(CALLS / ROUNDS), 3);
+    const cpu1 = cpuMs(pids);
+    if (cpu0 !== undefined && cpu1 !== undefined) {
+      this.cpuMs += cpu1 - cpu0;
+      this.cpuCalls += small.length + 3; // the warm-up calls are in the interval too
+    }
+    this.small.push(...small);
     this.big.push(
       ...(await time(async () => {
         const r = await this.call(BIG_SQL);
@@ -178,6 +205,7 @@ class Measured {
       rps: this.calls / (this.busyMs / 1000),
       calls: this.calls,
       ...(this.doHops ? { doHops: this.doHops } : {}),
+      ...(this.cpuCalls ? { cpuPerCall: this.cpuMs / this.cpuCalls } : {}),
     };
   }
 
@@ -237,8 +265,20 @@ async function startProduct(mode: "wrangler" | "miniflare", databaseUrl: string,
     sqlTool: "pg_query_read",
     args: (sql) => ({ sql }),
     placesRows: true,
+    ...(worker.pid ? { pids: () => [worker.pid!] } : {}),
     stop: () => worker.stop(),
   };
+}
+
+/** The floor rows (./floor/index.ts): one Miniflare serving a hand-written MCP answer and the SDK's handler, each a connection per call. */
+async function startFloors(databaseUrl: string): Promise<Target[]> {
+  const worker = await startWorker({ databaseUrl, config: FLOOR_CONFIG, startTimeoutMs: START_TIMEOUT_MS });
+  let stopped: Promise<void> | undefined;
+  const common = { headers: {}, sqlTool: "execute_sql", args: (sql: string) => ({ sql }), ...(worker.pid ? { pids: () => [worker.pid!] } : {}), stop: () => (stopped ??= worker.stop()) };
+  return [
+    { name: FLOOR_PLAIN, mcpUrl: `${worker.url}/plain`, ...common },
+    { name: FLOOR_SDK, mcpUrl: `${worker.url}/sdk`, ...common },
+  ];
 }
 
 /**
@@ -351,13 +391,14 @@ try {
   process.stderr.write("starting Toolbox...\n");
   const toolbox = await startToolbox(serverUrl);
   stops.push(() => toolbox.stop());
-  const toolboxTarget: Target = { name: TOOLBOX, headers: {}, sqlTool: "execute_sql", args: (sql) => ({ sql }), ...toolbox };
+  const toolboxTarget: Target = { name: TOOLBOX, headers: {}, sqlTool: "execute_sql", args: (sql) => ({ sql }), mcpUrl: toolbox.mcpUrl, pids: toolbox.pids, stop: toolbox.stop };
   const results = new Map<string, Map<string, Result | string>>();
   for (const [column, url] of columns) {
     if (!url) continue;
-    process.stderr.write(`measuring ${column}: Toolbox, wrangler dev and Miniflare in ${ROUNDS} rounds...\n`);
+    process.stderr.write(`measuring ${column}: Toolbox, the floors, wrangler dev and Miniflare in ${ROUNDS} rounds...\n`);
     const products: Target[] = [];
     try {
+      products.push(...(await startFloors(url)));
       for (const mode of ["wrangler", "miniflare"] as const) products.push(await startProduct(mode, url, token, secret));
       results.set(column, await measureTogether([toolboxTarget, ...products]));
     } catch (e) {
@@ -388,11 +429,11 @@ try {
     const base = typeof peer === "object" ? peer : undefined;
     const ratio = (v: number, b: number | undefined, invert = false) => (b ? ` (${(invert ? b / v : v / b).toFixed(2)}x)` : "");
     const lines: (string | number)[][] = [
-      ["server", "select 1 p50", "p99", "1000x5 p50", "1000x5 bytes", "bytes/raw", "rows once: text / structured", "tools/list bytes", `throughput, ${CLIENTS} clients`, "DO round trips per read call"],
+      ["server", "select 1 p50", "p99", "CPU per select 1", "1000x5 p50", "1000x5 bytes", "bytes/raw", "rows once: text / structured", "tools/list bytes", `throughput, ${CLIENTS} clients`, "DO round trips per read call"],
     ];
     for (const [name, r] of rows) {
       if (typeof r === "string") {
-        lines.push([name, r, "", "", "", "", "", "", "", ""]);
+        lines.push([name, r, "", "", "", "", "", "", "", "", ""]);
         continue;
       }
       const self = r === base;
@@ -400,13 +441,14 @@ try {
         name + (self && column !== "direct" ? " (direct, its own pool)" : ""),
         ms(r.p50) + (self ? "" : ratio(r.p50, base?.p50)),
         ms(r.p99) + (self ? "" : ratio(r.p99, base?.p99)),
+        r.cpuPerCall === undefined ? "-" : ms(r.cpuPerCall) + (self ? "" : ratio(r.cpuPerCall, base?.cpuPerCall)),
         ms(r.bigP50) + (self ? "" : ratio(r.bigP50, base?.bigP50)),
         String(r.bigBytes) + (self ? "" : ratio(r.bigBytes, base?.bigBytes)),
         (r.bigBytes / rawBytes).toFixed(2) + "x",
         r.placedBytes ? `${(r.placedBytes.text / rawBytes).toFixed(2)}x / ${(r.placedBytes.structured / rawBytes).toFixed(2)}x` : "-",
         `${r.listBytes} (${r.tools} tools)`,
         `${r.rps.toFixed(0)}/s` + (self ? "" : ratio(r.rps, base?.rps, false)),
-        r.doHops ?? (name.startsWith(TOOLBOX) ? "-" : "not reported"),
+        r.doHops ?? (name.startsWith("pg-mcp") ? "not reported" : "-"),
       ]);
     }
     console.log(`\n${column}${column === "PgBouncer" ? " (transaction mode: connection set-up as cheap as Hyperdrive's pool makes it)" : ""}; ratios against ${TOOLBOX} in the same rounds\n`);

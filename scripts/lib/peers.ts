@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "./ports";
+import { groupPids } from "./cpu";
 
 /** Pinned: the benchmark compares against a known release. */
 export const TOOLBOX_PACKAGE = "@toolbox-sdk/server@1.12.0";
@@ -32,7 +33,7 @@ export async function stopChild(child: ChildProcess, group = false): Promise<voi
  * before 1.21 ("prepared statement ... already exists"); its query-parameter
  * setting did not switch that off in 1.12.
  */
-export async function startToolbox(databaseUrl: string): Promise<{ mcpUrl: string; stop(): Promise<void> }> {
+export async function startToolbox(databaseUrl: string): Promise<{ mcpUrl: string; stop(): Promise<void>; pids(): number[] }> {
   const db = new URL(databaseUrl);
   const port = await freePort();
   // Its own process group, so stopping it stops npm exec and the binary it started.
@@ -71,5 +72,6 @@ export async function startToolbox(databaseUrl: string): Promise<{ mcpUrl: strin
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { mcpUrl: `${base}/mcp`, stop };
+  // Its process group: npm exec and the Toolbox binary it started (the benchmark reads their CPU time).
+  return { mcpUrl: `${base}/mcp`, stop, pids: () => (child.pid ? groupPids(child.pid) : []) };
 }

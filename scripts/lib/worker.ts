@@ -12,9 +12,10 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, matchesGlob } from "node:path";
+import { basename, dirname, join, matchesGlob } from "node:path";
 import type { Miniflare, V4MiniflareOptions, V4ModuleDefinition } from "miniflare";
 import { freePort } from "./ports";
+import { childPids } from "./cpu";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
 const WRANGLER = join(PROJECT_ROOT, "node_modules", ".bin", "wrangler");
@@ -32,6 +33,8 @@ export interface RunningWorker {
    * from Node (tests that must see or seed an object's state from outside).
    */
   durableObjects?(binding: string): ReturnType<Miniflare["getDurableObjectNamespace"]>;
+  /** Miniflare only, on Linux: the workerd process serving it (the benchmark reads its CPU time). */
+  pid?: number;
 }
 
 export interface StartWorkerOptions {
@@ -61,37 +64,47 @@ export interface StartWorkerOptions {
    * Bindings still come from wrangler.toml.
    */
   bundleDir?: string;
+  /**
+   * Miniflare only: another Worker's wrangler.toml, built and bound in place of the product's
+   * (the benchmark's floor Worker, scripts/bench/floor). @default the project's wrangler.toml
+   */
+  config?: string;
 }
 
 export function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
   return (opts.mode ?? "miniflare") === "miniflare" ? startMiniflare(opts) : startWranglerDev(opts);
 }
 
-let built = false;
-/** Bundles the Worker the way `wrangler deploy` would, once per process. */
-export function buildWorker(): string {
-  if (!built) {
-    execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", BUILD_DIR], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } });
-    built = true;
-    process.once("exit", () => rmSync(BUILD_DIR, { recursive: true, force: true }));
+const PROJECT_CONFIG = join(PROJECT_ROOT, "wrangler.toml");
+const builds = new Map<string, string>();
+/** Bundles the Worker (the product, or the one `config` names) the way `wrangler deploy` would, once per process. */
+export function buildWorker(config = PROJECT_CONFIG): string {
+  let dir = builds.get(config);
+  if (!dir) {
+    dir = config === PROJECT_CONFIG ? BUILD_DIR : `${BUILD_DIR}-${builds.size}`;
+    execFileSync(WRANGLER, ["deploy", "--dry-run", "--config", config, "--outdir", dir], { cwd: PROJECT_ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_LOG: "error" } });
+    builds.set(config, dir);
+    const built = dir;
+    process.once("exit", () => rmSync(built, { recursive: true, force: true }));
   }
-  return BUILD_DIR;
+  return dir;
 }
 
 const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixes.cjs");
 
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
-  const dir = opts.bundleDir ?? buildWorker();
+  const config = opts.config ?? PROJECT_CONFIG;
+  const dir = opts.bundleDir ?? buildWorker(config);
   createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(PROJECT_ROOT, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const { modulesRules, ...rest } = workerOptions;
   // Miniflare 5 takes its own options shape; wrangler hands out the v4 one and converts it the same way.
   // The conversion refuses `modulesRules` (finding modules by rule), so the bundle's modules are listed here.
   const options: V4MiniflareOptions = {
     ...rest,
-    name: "pg-mcp",
+    name: config === PROJECT_CONFIG ? "pg-mcp" : basename(dirname(config)),
     modules: bundleModules(dir, modulesRules ?? []),
     modulesRoot: dir,
     bindings: { ...(workerOptions.bindings ?? {}), ...(opts.vars ?? {}) },
@@ -103,13 +116,16 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
     // Request.cf: the placeholder, not a download from Cloudflare (offline it is a warning with a stack trace; the Worker reads none of it).
     cf: false,
   };
+  const before = new Set(childPids(process.pid, "workerd"));
   const mf = new Miniflare(convertV4MiniflareOptions(options));
   const url = (await mf.ready).origin;
+  const pid = childPids(process.pid, "workerd").find((p) => !before.has(p));
   return {
     url,
     mcpUrl: `${url}/mcp`,
     stop: () => mf.dispose(),
     durableObjects: (binding) => mf.getDurableObjectNamespace(binding),
+    ...(pid ? { pid } : {}),
   };
 }
 
@@ -145,6 +161,7 @@ async function startWranglerDev(opts: StartWorkerOptions): Promise<RunningWorker
   // wrangler dev only binds what the config declares; a generated config per role is the customer tooling's job.
   if (opts.hyperdrives) throw new Error("extra Hyperdrive bindings need the miniflare mode");
   if (opts.bundleDir) throw new Error("a prebuilt bundle needs the miniflare mode");
+  if (opts.config) throw new Error("another Worker's config needs the miniflare mode");
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistDir = mkdtempSync(join(tmpdir(), "pg-mcp-wrangler-"));
