@@ -312,6 +312,11 @@ async function measureVector(token: string, secret: string): Promise<string> {
     stops.push(() => product.stop());
     const client = await mcpClient(product);
     stops.push(() => client.close());
+    // The same SELECT through the floor Worker (MCP by hand, a connection per call): what the platform alone costs.
+    const [floor] = await startFloors(bouncer.url);
+    stops.push(() => floor!.stop());
+    const floorClient = await mcpClient(floor!);
+    stops.push(() => floorClient.close());
     const direct = new pg.Client({ connectionString: bouncer.url });
     await direct.connect();
     stops.push(() => direct.end());
@@ -326,10 +331,14 @@ async function measureVector(token: string, secret: string): Promise<string> {
       if (r.isError) throw new Error(`pg_query_read failed: ${r.content[0]?.text}`);
     };
     const viaSql = (q: string) => direct.query(SQL, [q]);
-    for (let i = 0; i < 10; i++) await Promise.all([viaTool(queries[i]!), viaSql(queries[i]!)]).then(() => viaRead(queries[i]!));
-    const samples = { tool: [] as number[], read: [] as number[], sql: [] as number[] };
+    const viaFloor = async (q: string) => {
+      const r = (await floorClient.callTool({ name: "execute_sql", arguments: { sql: SQL.replaceAll("$1", `'${q}'`) } })) as ToolResult;
+      if (r.isError) throw new Error(`the floor's execute_sql failed: ${r.content[0]?.text}`);
+    };
+    for (let i = 0; i < 10; i++) await Promise.all([viaTool(queries[i]!), viaSql(queries[i]!), viaFloor(queries[i]!)]).then(() => viaRead(queries[i]!));
+    const samples = { tool: [] as number[], read: [] as number[], floor: [] as number[], sql: [] as number[] };
     for (const q of queries) {
-      for (const [k, fn] of [["tool", viaTool], ["read", viaRead], ["sql", viaSql]] as const) {
+      for (const [k, fn] of [["tool", viaTool], ["read", viaRead], ["floor", viaFloor], ["sql", viaSql]] as const) {
         const t = performance.now();
         await fn(q);
         samples[k].push(performance.now() - t);
@@ -342,6 +351,7 @@ async function measureVector(token: string, secret: string): Promise<string> {
         ["path", "p50", "p99", "p50 / SQL"],
         ["pg_vector_search (pg-mcp, Miniflare)", ms(p("tool", 50)), ms(p("tool", 99)), `${(p("tool", 50) / p("sql", 50)).toFixed(2)}x`],
         ["the same SELECT via pg_query_read", ms(p("read", 50)), ms(p("read", 99)), `${(p("read", 50) / p("sql", 50)).toFixed(2)}x`],
+        [`the same SELECT via the ${FLOOR_PLAIN}`, ms(p("floor", 50)), ms(p("floor", 99)), `${(p("floor", 50) / p("sql", 50)).toFixed(2)}x`],
         ["the same SELECT, pg through PgBouncer", ms(p("sql", 50)), ms(p("sql", 99)), "1.00x"],
       ]),
     ].join("\n");
