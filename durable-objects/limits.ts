@@ -15,9 +15,16 @@
  * hold but are not using (reclaim) before it refuses. So a request is refused
  * only when MAX_CONCURRENT_REQUESTS requests really are in flight.
  *
- * Buckets live in SQLite storage so an eviction does not refill them. Leases
- * and granted slots live in memory: an evicted object has nothing in flight,
- * and its new incarnation (a new epoch) tells DeploymentLimits that slots
+ * Buckets live in SQLite storage so an eviction does not refill them, written
+ * behind: a call's admission waits for no storage write. A Durable Object
+ * holds every response back until the writes before it are durable (the
+ * output gate), so a write per call would put one durable write on every
+ * call's path; instead the buckets a second's calls spent are written
+ * together, PERSIST_MS after the first of them. An object is evicted only
+ * after seconds of idleness, long after that write; a restart (a deploy, a
+ * crash) can forget at most the last PERSIST_MS of spending. Leases and
+ * granted slots live in memory: an evicted object has nothing in flight, and
+ * its new incarnation (a new epoch) tells DeploymentLimits that slots
  * granted to the old one are free.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -53,12 +60,17 @@ interface Bucket {
 export class Limits extends DurableObject<Env> {
   static readonly LEASE_TTL_MS = 120_000;
   static readonly BUCKETS_TABLE = "buckets";
+  /** How long spent tokens wait, in memory, to be written together. */
+  static readonly PERSIST_MS = 1_000;
   /** This incarnation: slots granted to an earlier one (before an eviction) are free. */
   readonly #epoch = crypto.randomUUID();
   #buckets = new Map<string, Bucket>();
   #inFlight = new Map<string, number>(); // lease -> started at
   /** Request slots DeploymentLimits has granted this object (in use or spare). */
   #granted = 0;
+  /** Buckets spent since they were last written, and the write that will take them. */
+  #dirty = new Set<string>();
+  #persisting: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -142,7 +154,7 @@ export class Limits extends DurableObject<Env> {
       const key = `${principal}|${cls}`;
       const b = this.#buckets.get(key)!;
       b.tokens -= 1;
-      this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO ${Limits.BUCKETS_TABLE} (key, tokens, updated) VALUES (?, ?, ?)`, key, b.tokens, b.updated);
+      this.#persistLater(key);
       if (b.tokens < remaining) {
         remaining = Math.floor(b.tokens);
         limit = perMinute;
@@ -150,6 +162,30 @@ export class Limits extends DurableObject<Env> {
       }
     }
     return { limit, remaining: remaining === Infinity ? -1 : remaining, resetMs };
+  }
+
+  #persistLater(key: string): void {
+    this.#dirty.add(key);
+    this.#persisting ??= setTimeout(() => this.#persist(), Limits.PERSIST_MS);
+  }
+
+  /** Writes the spent buckets, in one transaction (one durable write, whatever the number of calls). */
+  #persist(): void {
+    this.#persisting = undefined;
+    const keys = [...this.#dirty];
+    this.#dirty.clear();
+    try {
+      this.ctx.storage.transactionSync(() => {
+        for (const key of keys) {
+          const b = this.#buckets.get(key);
+          if (b) this.ctx.storage.sql.exec(`INSERT OR REPLACE INTO ${Limits.BUCKETS_TABLE} (key, tokens, updated) VALUES (?, ?, ?)`, key, b.tokens, b.updated);
+        }
+      });
+    } catch (e) {
+      // Not written: tried again with the next second's (a runtime that cannot write resets the object anyway).
+      console.error("limits: buckets not written", e);
+      for (const key of keys) this.#persistLater(key);
+    }
   }
 
   static readonly MAX_CONFIRMATIONS = 10_000;

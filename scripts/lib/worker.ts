@@ -33,6 +33,11 @@ export interface RunningWorker {
    * from Node (tests that must see or seed an object's state from outside).
    */
   durableObjects?(binding: string): ReturnType<Miniflare["getDurableObjectNamespace"]>;
+  /**
+   * Miniflare only: evicts a Durable Object (by class and name), as the runtime does to an idle
+   * one: its next request meets a new incarnation that has only what it wrote to storage.
+   */
+  evictDurableObject?(className: string, name: string): Promise<void>;
   /** Miniflare only, on Linux: the workerd process serving it (the benchmark reads its CPU time). */
   pid?: number;
 }
@@ -125,6 +130,7 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
     mcpUrl: `${url}/mcp`,
     stop: () => mf.dispose(),
     durableObjects: (binding) => mf.getDurableObjectNamespace(binding),
+    evictDurableObject: (className, name) => mf.unsafeEvictDurableObject(options.name ?? "pg-mcp", className, { name }),
     ...(pid ? { pid } : {}),
   };
 }
