@@ -20,9 +20,11 @@
  * holds every response back until the writes before it are durable (the
  * output gate), so a write per call would put one durable write on every
  * call's path; instead the buckets a second's calls spent are written
- * together, PERSIST_MS after the first of them. An object is evicted only
- * after seconds of idleness, long after that write; a restart (a deploy, a
- * crash) can forget at most the last PERSIST_MS of spending. Leases and
+ * together, PERSIST_MS after the first of them (a response that happens to
+ * leave while that write commits waits for it: at most one a second). An
+ * object is evicted only after seconds of idleness, long after that write; a
+ * restart (a deploy, a crash) can forget the spending of about the last
+ * PERSIST_MS. Leases and
  * granted slots live in memory: an evicted object has nothing in flight, and
  * its new incarnation (a new epoch) tells DeploymentLimits that slots
  * granted to the old one are free.
@@ -71,6 +73,7 @@ export class Limits extends DurableObject<Env> {
   /** Buckets spent since they were last written, and the write that will take them. */
   #dirty = new Set<string>();
   #persisting: ReturnType<typeof setTimeout> | undefined;
+  #persistFailed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -182,10 +185,13 @@ export class Limits extends DurableObject<Env> {
         }
       });
     } catch (e) {
-      // Not written: tried again with the next second's (a runtime that cannot write resets the object anyway).
-      console.error("limits: buckets not written", e);
+      // Not written: tried again with the next second's (a runtime that cannot write resets the object anyway). Logged once.
+      if (!this.#persistFailed) console.error("limits: buckets not written; retrying every PERSIST_MS", e);
+      this.#persistFailed = true;
       for (const key of keys) this.#persistLater(key);
+      return;
     }
+    this.#persistFailed = false;
   }
 
   static readonly MAX_CONFIRMATIONS = 10_000;
