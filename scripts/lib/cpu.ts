@@ -64,8 +64,13 @@ export function groupPids(pgrp: number): number[] {
     .map((s) => s.pid);
 }
 
-/** CPU milliseconds these processes have used so far; undefined when none can be read. */
+/**
+ * CPU milliseconds these processes have used so far; undefined when any of
+ * them cannot be read (gone, or no /proc), so that a difference of two
+ * readings never compares different sets of processes.
+ */
 export function cpuMs(pids: number[]): number | undefined {
-  const stats = pids.map(stat).filter((s): s is Stat => s !== undefined);
-  return stats.length ? stats.reduce((n, s) => n + s.cpuMs, 0) : undefined;
+  if (!pids.length) return undefined;
+  const stats = pids.map(stat);
+  return stats.every((s) => s !== undefined) ? stats.reduce((n, s) => n + s!.cpuMs, 0) : undefined;
 }

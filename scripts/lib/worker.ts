@@ -12,7 +12,7 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, matchesGlob } from "node:path";
+import { basename, dirname, join, matchesGlob, resolve } from "node:path";
 import type { Miniflare, V4MiniflareOptions, V4ModuleDefinition } from "miniflare";
 import { freePort } from "./ports";
 import { childPids } from "./cpu";
@@ -38,7 +38,10 @@ export interface RunningWorker {
    * one: its next request meets a new incarnation that has only what it wrote to storage.
    */
   evictDurableObject?(className: string, name: string): Promise<void>;
-  /** Miniflare only, on Linux: the workerd process serving it (the benchmark reads its CPU time). */
+  /**
+   * Miniflare only, on Linux: the workerd process serving it (the benchmark reads its CPU time).
+   * Found as the workerd child that appeared during the start: meaningful when Workers are started one at a time.
+   */
   pid?: number;
 }
 
@@ -84,6 +87,7 @@ const PROJECT_CONFIG = join(PROJECT_ROOT, "wrangler.toml");
 const builds = new Map<string, string>();
 /** Bundles the Worker (the product, or the one `config` names) the way `wrangler deploy` would, once per process. */
 export function buildWorker(config = PROJECT_CONFIG): string {
+  config = resolve(config);
   let dir = builds.get(config);
   if (!dir) {
     dir = config === PROJECT_CONFIG ? BUILD_DIR : `${BUILD_DIR}-${builds.size}`;
@@ -98,7 +102,8 @@ export function buildWorker(config = PROJECT_CONFIG): string {
 const LOCAL_PROXY_FIXES = join(PROJECT_ROOT, "scripts", "lib", "local-proxy-fixes.cjs");
 
 async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> {
-  const config = opts.config ?? PROJECT_CONFIG;
+  const config = resolve(opts.config ?? PROJECT_CONFIG);
+  if (opts.config && opts.bundleDir) throw new Error("config and bundleDir name two builds: give one");
   const dir = opts.bundleDir ?? buildWorker(config);
   createRequire(import.meta.url)(LOCAL_PROXY_FIXES);
   const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = await import("miniflare");
@@ -109,7 +114,7 @@ async function startMiniflare(opts: StartWorkerOptions): Promise<RunningWorker> 
   // The conversion refuses `modulesRules` (finding modules by rule), so the bundle's modules are listed here.
   const options: V4MiniflareOptions = {
     ...rest,
-    name: config === PROJECT_CONFIG ? "pg-mcp" : basename(dirname(config)),
+    name: config === PROJECT_CONFIG ? "pg-mcp" : String(workerOptions.name ?? basename(dirname(config))),
     modules: bundleModules(dir, modulesRules ?? []),
     modulesRoot: dir,
     bindings: { ...(workerOptions.bindings ?? {}), ...(opts.vars ?? {}) },

@@ -12,8 +12,9 @@
  *   createMcpHandler, as the product uses it) with one tool.
  *
  * The product's distance to `/sdk` is its own cost; `/sdk`'s distance to
- * `/plain` is the SDK's; `/plain`'s distance to Toolbox is the platform's
- * (a connection per request in one workerd thread). Not part of the product.
+ * `/plain` is the SDK's; `/plain`'s distance to Toolbox is what the platform
+ * costs here (a connection per request, workerd, the local Hyperdrive
+ * proxy). Not part of the product.
  */
 import pg from "pg";
 import { z } from "zod";
@@ -27,22 +28,27 @@ interface FloorEnv {
 const TOOL = "execute_sql";
 const INPUT = z.object({ sql: z.string() });
 
-async function run(env: FloorEnv, sql: string): Promise<string> {
+type ToolResult = { content: { type: "text"; text: string }[]; isError?: true };
+
+/** One statement on a connection of its own, closed after the answer (as the product closes its own). */
+async function run(env: FloorEnv, ctx: ExecutionContext, sql: string): Promise<ToolResult> {
   const client = new pg.Client({ connectionString: env.HYPERDRIVE.connectionString });
-  await client.connect();
   try {
+    await client.connect();
     const r = await client.query({ text: sql, rowMode: "array" });
-    return JSON.stringify(r.rows);
+    return { content: [{ type: "text", text: JSON.stringify(r.rows) }] };
+  } catch (e) {
+    return { content: [{ type: "text", text: `ERROR: ${(e as Error).message}` }], isError: true };
   } finally {
-    void client.end().catch(() => {});
+    ctx.waitUntil(client.end().catch(() => {}));
   }
 }
 
-let current: FloorEnv | undefined;
+let current: { env: FloorEnv; ctx: ExecutionContext } | undefined;
 const sdk = createMcpHandler(
   () => {
     const server = new McpServer({ name: "floor-sdk", version: "1" });
-    server.registerTool(TOOL, { description: "Runs one SQL statement.", inputSchema: INPUT }, async ({ sql }) => ({ content: [{ type: "text", text: await run(current!, sql) }] }));
+    server.registerTool(TOOL, { description: "Runs one SQL statement.", inputSchema: INPUT }, async ({ sql }) => run(current!.env, current!.ctx, sql));
     return server;
   },
   { route: "/sdk", responseMode: "sse" },
@@ -50,7 +56,7 @@ const sdk = createMcpHandler(
 
 type Message = { jsonrpc: "2.0"; id?: string | number; method: string; params?: { protocolVersion?: string; name?: string; arguments?: unknown } };
 
-async function plain(request: Request, env: FloorEnv): Promise<Response> {
+async function plain(request: Request, env: FloorEnv, ctx: ExecutionContext): Promise<Response> {
   const message = (await request.json()) as Message;
   if (message.id === undefined) return new Response(null, { status: 202 });
   const answer = (result: unknown) => Response.json({ jsonrpc: "2.0", id: message.id, result });
@@ -61,7 +67,7 @@ async function plain(request: Request, env: FloorEnv): Promise<Response> {
       return answer({ tools: [{ name: TOOL, description: "Runs one SQL statement.", inputSchema: z.toJSONSchema(INPUT) }] });
     case "tools/call": {
       const args = INPUT.parse(message.params?.arguments);
-      return answer({ content: [{ type: "text", text: await run(env, args.sql) }] });
+      return answer(await run(env, ctx, args.sql));
     }
     default:
       return Response.json({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: `${message.method} is not served` } });
@@ -69,12 +75,13 @@ async function plain(request: Request, env: FloorEnv): Promise<Response> {
 }
 
 export default {
-  async fetch(request: Request, env: FloorEnv): Promise<Response> {
+  async fetch(request: Request, env: FloorEnv, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/") return new Response("floor");
-    if (path === "/plain" && request.method === "POST") return plain(request, env);
+    // Stateless, as the product: no standalone SSE stream (GET) and no session to end (DELETE).
+    if (path === "/plain") return request.method === "POST" ? plain(request, env, ctx) : new Response(null, { status: 405, headers: { Allow: "POST" } });
     if (path === "/sdk") {
-      current = env;
+      current = { env, ctx };
       return sdk.fetch(request);
     }
     return new Response("not found", { status: 404 });
