@@ -168,6 +168,30 @@ describe("a cancel meant for another client", () => {
     await stillServes();
   });
 
+  it("a call whose client went away cancels its own statement only, not another call of the same caller that reuses its request id", async () => {
+    // A client may reuse a request id (one call after another; a refused call beside a running one). A call that stops
+    // in its isolate cancels its statement by the call's whole running name; before, by the caller and the id alone,
+    // and it went on cancelling for up to 5 s whatever ran under that pair: here, the other call's write.
+    const t = await table();
+    const marker = uniqueName("reused_id");
+    const id = `reused-${marker}`;
+    const write = streamPost(inject("mcpUrl"), mcpPost("2025", { id, method: "tools/call", params: { name: "pg_query_write", arguments: { sql: `insert into ${t} select 1, '${marker}' from pg_sleep(6)` } } }));
+    const active = (m: string) => async () => (await db.query("select 1 from pg_stat_activity where query like $1 and state = 'active' and pid <> pg_backend_pid()", [`%${m}%`])).rowCount === 1;
+    await waitFor(active(marker), { what: "the write to run", timeoutMs: 20_000 });
+    const gone = `${marker}_gone`;
+    const read = streamPost(inject("mcpUrl"), mcpPost("2025", { id, method: "tools/call", params: { name: "pg_query_read", arguments: { sql: `select pg_sleep(30) /* ${gone} */` } } }));
+    await waitFor(active(gone), { what: "the read to run", timeoutMs: 20_000 });
+    read.abort();
+    // The read's own statement is cancelled...
+    await waitFor(async () => !(await active(gone)()), { what: "the abandoned read's statement to end", timeoutMs: 20_000 });
+    // ...and the write with the same caller and id runs to its end and commits.
+    expect(await write.done).toBe(200);
+    const answer = write.messages.find((m) => m.id === id);
+    expect(answer?.result?.isError ?? false, JSON.stringify(answer)).toBe(false);
+    expect(await count(t)).toBe(1);
+    await stillServes();
+  });
+
   it("two clients of one caller are told apart by the Mcp-Session-Id handed out at initialize: a cancel reaches only its own client's call", async () => {
     // Same caller, same request id, two clients: before, the other client's cancel stopped this call.
     const init = mcpPost("2025", { id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "faults", version: "1" } } });

@@ -139,7 +139,7 @@ describe("concurrency caps", () => {
       const r = await post(keys().read, "pg_query_read", { sql: "select 1" });
       return r.status === 200 ? r : undefined;
     }, { what: "a request to pass once the slow ones are done" });
-    expect(after.json.result.isError).toBeFalsy();
+    expect(after.json.result.isError, after.body).toBeFalsy();
   });
 
   it("MAX_CONCURRENT_CODE_RUNS: a second program while one runs is refused with too_many_programs", async () => {

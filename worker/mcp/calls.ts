@@ -39,7 +39,7 @@
  * carry an SSE comment every DISCONNECT_PROBE_MS.
  */
 import type { CallControl, RequestContext } from "../context";
-import { callName, runningPattern } from "../db/tags";
+import { callName, callNonce, runningPattern } from "../db/tags";
 import { cancelRunning } from "../db/cancel";
 
 /** Between SSE keep-alive comments on a streaming response: how soon a client that went away is noticed. */
@@ -82,8 +82,10 @@ export class CallCancelled extends Error {
 export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, label: string, work: (rc: RequestContext) => Promise<T>): Promise<{ cancelled: false; value: T } | { cancelled: true; reason: string }> {
   const started = Date.now();
   const controller = new AbortController();
-  const name = await callName(rc.principal.id, req.id, rc.client);
-  const pattern = await runningPattern(rc.principal.id, req.id, rc.client);
+  const nonce = callNonce();
+  const name = await callName(rc.principal.id, req.id, rc.client, nonce);
+  // This call's own statements only: another call of this caller may have the same request id (db/tags.ts).
+  const pattern = await runningPattern(rc.principal.id, req.id, rc.client, nonce);
   let status = `${label} running`;
   let last = 0;
   const send = (message: string) => {
