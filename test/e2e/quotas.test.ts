@@ -14,7 +14,7 @@ import type pg from "pg";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { call, connectClient, ok, rawText, text } from "../support/mcp";
 import { MCP_HEADERS, raw, toolCall, type RawResponse } from "../support/http";
-import { observer, uniqueName } from "../support/db";
+import { observer, scratchDatabase, uniqueName } from "../support/db";
 import { waitFor } from "../support/wait";
 import { startWorker } from "../../scripts/lib/worker";
 
@@ -118,6 +118,38 @@ describe("buckets across a restart of the caller's object", () => {
       expect(after.json.error.data).toMatchObject({ reason: "rate", limit: 1, remaining: 0 });
     } finally {
       await worker.stop();
+    }
+  }, 120_000);
+});
+
+describe("a caller past its limits costs the database nothing", () => {
+  it("refused calls open no connection: only the admitted ones are sessions in PostgreSQL", async () => {
+    // A database and a Worker of their own, so that PostgreSQL's count of sessions is this test's alone.
+    const scratch = await scratchDatabase("refused");
+    const worker = await startWorker({ databaseUrl: scratch.url(inject("serverDatabaseUrl")), bundleDir: inject("workerBundleDir"), vars: { AUTH_MODE: "none", READ_ROLE: "", RATE_LIMIT_EXPENSIVE_PER_MINUTE: "1" } });
+    try {
+      const send = (name: string, i: number) => raw(worker.mcpUrl, { headers: MCP_HEADERS, body: toolCall(name, { sql: "select 1" }, i) });
+      const sessions = async () => {
+        await db.query("select pg_stat_clear_snapshot()");
+        return Number((await db.query("select sessions from pg_stat_database where datname = $1", [scratch.name])).rows[0].sessions);
+      };
+      // An admitted call is counted: the count sees this Worker's connections.
+      const s0 = await sessions();
+      expect((await send("pg_query_explain", 0)).status).toBe(200);
+      const s1 = await waitFor(async () => ((n) => (n > s0 ? n : undefined))(await sessions()), { what: "the admitted call's session to be counted" });
+      // Twenty calls past the bucket: refused before any statement (each used to open a connection to look for one to cancel).
+      for (let i = 1; i <= 20; i++) {
+        const r = await send("pg_query_explain", i);
+        expect(r.status, r.body).toBe(429);
+      }
+      // One more admitted call, counted after them: the refused ones added nothing.
+      expect((await send("pg_query_read", 21)).status).toBe(200);
+      await waitFor(async () => (await sessions()) > s1, { what: "the last call's session to be counted" });
+      await new Promise((r) => setTimeout(r, 1_500)); // a straggler would be counted by now
+      expect((await sessions()) - s1).toBe(1);
+    } finally {
+      await worker.stop();
+      await scratch.drop();
     }
   }, 120_000);
 });

@@ -109,7 +109,9 @@ export async function serveCall<T>(rc: RequestContext, req: McpRequestHandle, la
     if (stopped) return;
     stopped = true;
     controller.abort(new CallCancelled(`the call was cancelled: ${reason}`));
-    rc.waitUntil(cancelUntilSettled(rc, pattern, run));
+    // A call its limits refused never ran a statement (nothing runs before admission): there is nothing to look
+    // for, and a caller hammering past its limits must not make the server open a connection per refusal.
+    rc.waitUntil(Promise.resolve(rc.admitted).then(() => cancelUntilSettled(rc, pattern, run), () => {}));
   };
   let gone!: (reason: string) => void;
   const closed = new Promise<string>((resolve) => (gone = resolve));
