@@ -24,10 +24,9 @@
  * leave while that write commits waits for it: at most one a second). An
  * object is evicted only after seconds of idleness, long after that write; a
  * restart (a deploy, a crash) can forget the spending of about the last
- * PERSIST_MS. Leases and
- * granted slots live in memory: an evicted object has nothing in flight, and
- * its new incarnation (a new epoch) tells DeploymentLimits that slots
- * granted to the old one are free.
+ * PERSIST_MS. Leases and granted slots live in memory: an evicted object has
+ * nothing in flight, and its new incarnation (a new epoch) tells
+ * DeploymentLimits that slots granted to the old one are free.
  */
 import { DurableObject } from "cloudflare:workers";
 import { deploymentLimits } from "./names";
